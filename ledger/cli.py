@@ -1,0 +1,309 @@
+"""`ledger`: the command line. A thin layer over `LedgerApplication` and the views.
+
+Exit codes: 0 success, 1 verification/demo refusal, 2 bad input (one message
+naming the line, the field and the reason; nothing of that command written).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Optional
+from zoneinfo import ZoneInfo
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.domain import views
+from ledger.domain.commands import CommandError, parse_command
+from ledger.rules.dates import parse_month
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: Explicit limit: one command line may not exceed this many bytes.
+MAX_LINE_BYTES = 64 * 1024
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Event-sourced ledger for dedicated-line service contracts.")
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[Optional[str], typer.Option(
+    "--store", envvar="LEDGER_STORE",
+    help="Event store URL: sqlite:///path.db (default ./ledger.db) or "
+         "postgresql://user@host:port/dbname")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+AsOfOpt = Annotated[Optional[str], typer.Option(
+    "--as-of", help="Business date YYYY-MM-DD: what was true on that date.")]
+KnownAtOpt = Annotated[Optional[str], typer.Option(
+    "--as-known-at", help="Record time (ISO timestamp, UTC if no zone): what the ledger "
+                          "had recorded by then.")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"error: {message}", highlight=False, markup=False)
+    raise typer.Exit(code)
+
+
+def open_app(store: str | None) -> Any:
+    from ledger.application import LedgerApplication
+    from ledger.store.config import StoreConfigError
+
+    try:
+        return LedgerApplication(store)
+    except StoreConfigError as e:
+        fail(f"--store: {e}")
+    except Exception as e:  # a store that cannot be opened: say which and why
+        fail(f"cannot open the event store: {type(e).__name__}: {e}")
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+
+
+def parse_timestamp(value: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--as-known-at: {value!r} is not an ISO timestamp")
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def load_state(ledger: Any, contract_id: str, as_of: str | None, known_at: str | None
+               ) -> tuple[Any, date]:
+    """The contract state to read and the business date to read it as of."""
+    try:
+        if known_at:
+            contract = ledger.contract_as_known_at(contract_id, parse_timestamp(known_at))
+        else:
+            contract = ledger.load(contract_id)
+    except CommandError as e:
+        fail(str(e))
+    state = contract.state
+    day = parse_date(as_of, "--as-of") if as_of else state.clock
+    if day > state.clock:
+        fail(f"--as-of: {day} is after contract {contract_id}'s clock {state.clock}; "
+             "the ledger does not forecast (run `ledger advance` first)")
+    return state, day
+
+
+def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
+    stream = sys.stdin.buffer if path == "-" else None
+    if stream is None:
+        p = Path(path)
+        if not p.is_file():
+            fail(f"FILE: {path} is not a readable file")
+        stream = p.open("rb")
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if len(line) > MAX_LINE_BYTES:
+                fail(f"line {number}: the line is longer than {MAX_LINE_BYTES} bytes")
+            if line.strip():
+                yield number, line
+
+
+@app.command()
+def apply(file: Annotated[str, typer.Argument(help="JSON Lines file of commands, - for stdin")],
+          store: StoreOpt = None, json: JsonOpt = False) -> None:
+    """Apply commands in order; stop at the first bad one (exit 2)."""
+    ledger = open_app(store)
+    applied = duplicates = events = 0
+    try:
+        for number, line in read_lines(file):
+            try:
+                raw = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                fail(f"line {number}: invalid JSON: {e}")
+            try:
+                outcome = ledger.execute(parse_command(raw))
+            except CommandError as e:
+                fail(f"line {number}: {e}")
+            if outcome.duplicate:
+                duplicates += 1
+            else:
+                applied += 1
+                events += len(outcome.events)
+    finally:
+        ledger.close()
+    summary = {"applied": applied, "duplicates": duplicates, "events": events}
+    if json:
+        emit_json(summary)
+    else:
+        out.print(f"applied {applied} command(s), {duplicates} duplicate(s) skipped, "
+                  f"{events} event(s) recorded")
+
+
+@app.command()
+def advance(to: Annotated[str, typer.Option("--to", help="Business date YYYY-MM-DD")],
+            contract: Annotated[Optional[str], typer.Option(
+                "--contract", help="Only this contract (default: all)")] = None,
+            store: StoreOpt = None, json: JsonOpt = False) -> None:
+    """Move contracts' clocks to a date, firing every time rule on the way."""
+    target = parse_date(to, "--to")
+    ledger = open_app(store)
+    results = []
+    try:
+        ids = [contract] if contract else ledger.contract_ids()
+        for cid in ids:
+            try:
+                outcome = ledger.advance(target, cid)
+            except CommandError as e:
+                fail(f"{cid}: {e}")
+            results.append({"contract_id": cid, "events": [type(e).__name__
+                                                           for e in outcome.events]})
+    finally:
+        ledger.close()
+    if json:
+        emit_json({"to": target.isoformat(), "contracts": results})
+    else:
+        for r in results:
+            out.print(f"{r['contract_id']}: clock at {target}, {len(r['events'])} event(s)")
+
+
+@app.command()
+def status(contract_id: str, as_of: AsOfOpt = None, as_known_at: KnownAtOpt = None,
+           store: StoreOpt = None, json: JsonOpt = False) -> None:
+    """A contract's status, balance and lines."""
+    ledger = open_app(store)
+    try:
+        state, day = load_state(ledger, contract_id, as_of, as_known_at)
+    finally:
+        ledger.close()
+    view = views.status_view(state, day)
+    if json:
+        emit_json(view)
+        return
+    print_status(view)
+
+
+def print_status(view: dict[str, Any]) -> None:
+    out.print(f"[bold]{view['contract_id']}[/] as of {view['as_of']}: [bold]{view['status']}[/]"
+              f"  term {view['term_start']}..{view['term_end']}  {view['billing_mode']}")
+    out.print(f"balance {view['balance']}  unbilled {view['unbilled']}  arrears since "
+              f"{view['arrears_since'] or '-'}"
+              + (f"  terminated {view['terminated_on']} ({view['termination_reason']})"
+                 if view["terminated_on"] else ""))
+    table = Table("line", "kind", "status", "billing start", "monthly fee")
+    for ln in view["lines"]:
+        table.add_row(ln["line_id"], ln["kind"], ln["status"], ln["billing_start"] or "-",
+                      ln["monthly_fee"])
+    out.print(table)
+
+
+@app.command()
+def bill(contract_id: str,
+         month: Annotated[str, typer.Option("--month", help="Service month YYYY-MM")],
+         as_of: AsOfOpt = None, as_known_at: KnownAtOpt = None,
+         store: StoreOpt = None, json: JsonOpt = False) -> None:
+    """Every charge item of a service month, whenever it was posted."""
+    try:
+        first = parse_month(month)
+    except ValueError as e:
+        fail(f"--month: {e}")
+    ledger = open_app(store)
+    try:
+        state, day = load_state(ledger, contract_id, as_of, as_known_at)
+    finally:
+        ledger.close()
+    view = views.bill_view(state, first, day)
+    if json:
+        emit_json(view)
+        return
+    print_bill(view)
+
+
+def print_bill(view: dict[str, Any]) -> None:
+    table = Table("line", "kind", "service", "days", "rate", "amount", "rule", "clause",
+                  "posted", title=f"{view['contract_id']} service month {view['month']}")
+    for it in view["items"]:
+        days = f"{it['days']}/{it['days_in_month']}" if it["days_in_month"] else "-"
+        table.add_row(it["line_id"] or "-", it["kind"],
+                      f"{it['service_from']}..{it['service_to']}", days, it["rate"],
+                      it["amount"], it["rule"], it["clause"], it["posted_on"])
+    out.print(table)
+    out.print(f"total {view['total']}")
+
+
+def event_record(e: Any) -> dict[str, Any]:
+    body = e.model_dump(mode="json", exclude={"originator_id", "originator_version", "timestamp",
+                                               "business_date", "actor", "command_id",
+                                               "command_type", "originator_topic"})
+    return {
+        "version": e.originator_version,
+        "type": type(e).__name__,
+        "business_date": e.business_date.isoformat(),
+        "recorded_at": e.timestamp.isoformat(),
+        "actor": e.actor,
+        "command_id": e.command_id,
+        "command_type": e.command_type,
+        "content": body,
+    }
+
+
+@app.command()
+def history(contract_id: str, as_known_at: KnownAtOpt = None,
+            store: StoreOpt = None, json: JsonOpt = False) -> None:
+    """Every event of a contract, in order."""
+    ledger = open_app(store)
+    try:
+        try:
+            events = ledger.contract_events(contract_id, parse_timestamp(as_known_at)
+                                   if as_known_at else None)
+        except CommandError as e:
+            fail(str(e))
+    finally:
+        ledger.close()
+    records = [event_record(e) for e in events]
+    if json:
+        emit_json({"contract_id": contract_id, "events": records})
+        return
+    print_history(contract_id, records)
+
+
+def print_history(contract_id: str, records: list[dict[str, Any]]) -> None:
+    table = Table("v", "business date", "recorded at (UTC)", "actor", "event", "content",
+                  title=f"{contract_id} history")
+    for r in records:
+        content = ", ".join(f"{k}={v}" for k, v in r["content"].items()
+                            if v not in (None, [], "") and k not in ("formula",))
+        table.add_row(str(r["version"]), r["business_date"], r["recorded_at"][:19],
+                      r["actor"], r["type"], content[:120])
+    out.print(table)
+
+
+@app.command()
+def demo(store: StoreOpt = None,
+         today: Annotated[Optional[str], typer.Option(
+             "--today", help="Run the story up to this date (default: today in Shanghai)")]
+         = None) -> None:
+    """Run the reference contract and an arrears contract from signing to today."""
+    from ledger.demo import run_demo
+
+    ledger = open_app(store)
+    try:
+        head = ledger.recorder.max_notification_id() or 0
+        if head:
+            fail(f"the store {ledger.store_url} already holds {head} events; the demo "
+                 "only runs into an empty store (choose another with --store)", code=1)
+        until = parse_date(today, "--today") if today else datetime.now(SHANGHAI).date()
+        run_demo(ledger, until, out)
+    finally:
+        ledger.close()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

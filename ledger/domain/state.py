@@ -1,0 +1,173 @@
+"""The contract's state: one pydantic model, evolved only by events.
+
+Keeping the whole state in one typed model means a snapshot restores every
+attribute with its type, and the read-side views (`ledger.domain.views`) are
+pure functions of (state, as_of date).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ledger.rules.policy import Policy
+
+LineKind = Literal["internet", "circuit", "ipvpn"]
+BillingMode = Literal["prepaid", "postpaid"]
+ChargeKind = Literal["prorated", "monthly", "overage", "compensation", "adjustment"]
+TerminationReason = Literal["expiry", "breach", "mutual", "cancellation"]
+RENT_KINDS = frozenset({"prorated", "monthly"})
+
+
+class FeeStepState(BaseModel):
+    effective: date
+    fee: Decimal
+    recorded_version: int
+
+
+class LineState(BaseModel):
+    line_id: str
+    kind: LineKind
+    schedule: list[FeeStepState]
+    report_date: date | None = None
+    window_days: list[date] = Field(default_factory=list)
+    decided_on: date | None = None  # the day the confirmation window's outcome takes effect
+    deemed_start: date | None = None
+    confirmed_on: date | None = None
+    billing_start: date | None = None
+    start_decision: Literal["confirmed", "deemed"] | None = None
+    start_recorded_on: date | None = None  # business date the start became known
+    start_recorded_version: int | None = None
+    calendar: str | None = None
+    icp_filing_number: str | None = None
+    web_ports_open: bool = False
+
+
+class ChargeState(BaseModel):
+    charge_id: str
+    kind: ChargeKind
+    line_id: str | None
+    service_month: str
+    service_from: date
+    service_to: date
+    days: int | None
+    days_in_month: int | None
+    quantity: int | None = None
+    rate: Decimal
+    amount: Decimal
+    rule: str
+    clause: str
+    formula: str
+    posted_on: date
+    bill_id: str | None = None
+    asset_id: str | None = None
+    dispute_id: str | None = None
+
+
+class BillState(BaseModel):
+    bill_id: str
+    period: str
+    issued_on: date
+    due_on: date
+    charge_ids: list[str]
+    total: Decimal
+    credit_applied: Decimal
+    paid: Decimal
+    settled_on: date | None
+
+
+class AllocationState(BaseModel):
+    bill_id: str
+    amount: Decimal
+
+
+class PaymentState(BaseModel):
+    received_on: date
+    amount: Decimal
+    reference: str
+    allocations: list[AllocationState]
+    credit: Decimal
+
+
+class SuspensionState(BaseModel):
+    start: date
+    end: date | None = None
+    reason: Literal["prepaid_balance", "arrears"]
+    recorded_version: int
+    end_recorded_version: int | None = None
+
+
+class TermState(BaseModel):
+    start: date
+    end: date
+    effective_on: date
+
+
+class NoticeState(BaseModel):
+    party: Literal["customer", "operator"]
+    received_on: date
+    term_end: date
+    in_window: bool
+
+
+class AssetState(BaseModel):
+    asset_id: str
+    description: str
+    value: Decimal
+    status: Literal["placed", "recovered", "lost"] = "placed"
+    resolved_on: date | None = None
+
+
+class PostedRent(BaseModel):
+    days: int
+    amount: Decimal
+    service_from: date
+    service_to: date
+    days_in_month: int
+
+
+class ContractState(BaseModel):
+    contract_id: str
+    customer: str
+    billing_mode: BillingMode
+    cross_border: bool
+    signed_on: date
+    policy: Policy
+    terms: list[TermState]
+    lines: dict[str, LineState]
+    sms_quota: int
+    sms_overage_rate: Decimal
+    sms_used_in_term: int = 0
+    equipment: dict[str, AssetState]
+    clock: date
+    charges: list[ChargeState] = Field(default_factory=list)
+    bills: list[BillState] = Field(default_factory=list)
+    payments: list[PaymentState] = Field(default_factory=list)
+    credit: Decimal = Decimal("0.00")
+    suspensions: list[SuspensionState] = Field(default_factory=list)
+    notice: NoticeState | None = None
+    terminated_on: date | None = None
+    termination_reason: TerminationReason | None = None
+    termination_recorded_version: int | None = None
+    accepted_on: date | None = None
+    # Rent bookkeeping, derived from ChargePosted events ("line|YYYY-MM|rate" -> posted).
+    rent_posted: dict[str, PostedRent] = Field(default_factory=dict)
+    rent_posted_through: str | None = None
+    last_rent_version: int = 0
+
+    @property
+    def term(self) -> TermState:
+        return self.terms[-1]
+
+    @property
+    def open_suspension(self) -> SuspensionState | None:
+        if self.suspensions and self.suspensions[-1].end is None:
+            return self.suspensions[-1]
+        return None
+
+    @property
+    def is_terminated(self) -> bool:
+        return self.terminated_on is not None
