@@ -66,6 +66,9 @@ def configured_calendar() -> WorkingCalendar:
 
 
 class LedgerApplication(LedgerStoreApplication):
+    #: A snapshot every N events keeps loading time flat however long the history.
+    snapshotting_intervals = {Contract: 100}
+
     def __init__(self, store_url: str | None = None, env: dict[str, str] | None = None,
                  calendar: WorkingCalendar | None = None) -> None:
         super().__init__(store_url, env)

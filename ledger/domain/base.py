@@ -17,9 +17,12 @@ on stored state of older versions (see `ledger.store.serialization`).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
+
+import orjson
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
 from pydantic import BaseModel, ConfigDict
@@ -42,6 +45,20 @@ class LedgerEvent(DomainEvent, CanMutateAggregate[UUID]):
     actor: str
     command_id: str
     command_type: str
+    prev_hash: str = ""
+    hash: str = ""
+
+    def content_hash(self) -> str:
+        """SHA-256 over the previous event's hash and this event's content (every
+        field but `hash`, as canonical JSON). Tamper evidence: see `ledger verify`."""
+        body = self.model_dump(mode="json", exclude={"hash"})
+        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(self.prev_hash.encode() + b"\n" + canonical).hexdigest()
+
+    def sealed(self, prev_hash: str) -> LedgerEvent:
+        """This event chained to `prev_hash`, with its own hash filled in."""
+        linked = self.model_copy(update={"prev_hash": prev_hash})
+        return linked.model_copy(update={"hash": linked.content_hash()})
 
 
 class LedgerCreated(LedgerEvent, CanInitAggregate[UUID]):
@@ -52,4 +69,34 @@ class LedgerCreated(LedgerEvent, CanInitAggregate[UUID]):
 
 class LedgerAggregate(BaseAggregate[UUID]):
     """Base for ledger aggregates: events are `LedgerEvent` subclasses defined
-    at module level, triggered with `trigger_event(EventClass, **fields)`."""
+    at module level, triggered with `trigger_event(EventClass, **fields)`.
+
+    Every new event is sealed into the aggregate's hash chain before it is
+    saved: `prev_hash` is the previous event's `hash`. Subclasses keep the head
+    of the chain in `chain_head` (restored by replay and by snapshots).
+    """
+
+    @property
+    def chain_head(self) -> str:
+        return ""
+
+    def _set_chain_head(self, value: str) -> None:
+        """Subclasses that have more than one event store the head here."""
+
+    @classmethod
+    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+        aggregate = super()._create(event_class, id=id, **kwargs)
+        aggregate._seal_last()
+        return aggregate
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        super().trigger_event(event_class, **kwargs)
+        self._seal_last()
+
+    def _seal_last(self) -> None:
+        pending = self._pending_events
+        event = pending[-1]
+        assert isinstance(event, LedgerEvent) and not event.hash
+        sealed = event.sealed(self.chain_head)
+        pending[-1] = sealed
+        self._set_chain_head(sealed.hash)

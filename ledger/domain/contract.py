@@ -19,6 +19,7 @@ from ledger.domain import commands as c
 from ledger.domain import events as ev
 from ledger.domain.base import LedgerAggregate, LedgerEvent
 from ledger.domain.commands import CommandError
+from ledger.domain.snapshot import LedgerSnapshot
 from ledger.domain.state import ContractState, LineState
 from ledger.rules.arrears import (
     OpenItem,
@@ -67,14 +68,22 @@ def contract_uuid(contract_id: str) -> UUID:
 
 class Contract(LedgerAggregate):
     state_model: ClassVar[type[ContractState]] = ContractState
+    Snapshot = LedgerSnapshot
     if TYPE_CHECKING:  # set by ContractSigned.apply; not a constructor argument
         state: ContractState
+
+    @property
+    def chain_head(self) -> str:
+        return self.state.head_hash
+
+    def _set_chain_head(self, value: str) -> None:
+        self.state.head_hash = value
 
     # -- creation -------------------------------------------------------------------
     @classmethod
     def sign(cls, cmd: c.SignContract, ctx: Context, policy: Policy = DEFAULT_POLICY
              ) -> Contract:
-        contract = cls._create(
+        return cls._create(
             ev.ContractSigned,
             id=contract_uuid(cmd.contract_id),
             business_date=cmd.at, actor=cmd.actor, command_id=ctx.command_id,
@@ -89,7 +98,6 @@ class Contract(LedgerAggregate):
                                     value=a.value) for a in cmd.equipment],
             policy=policy,
         )
-        return contract
 
     # -- plumbing -------------------------------------------------------------------
     def _emit(self, event_class: type[LedgerEvent], on: date, *, by_clock: bool = False,
@@ -102,15 +110,25 @@ class Contract(LedgerAggregate):
     def handle(self, cmd: c.Command, ctx: Context) -> None:
         """Move the clock to the command's date, then decide the command."""
         self._ctx = ctx
-        self.advance_to(cmd.at, ctx, record=False)
-        handler = getattr(self, "_on_" + cmd.type)
-        handler(cmd)
-        if self.state.billing_mode == "prepaid":
-            self._post_rent(cmd.at)  # R4: prepaid rent is deducted as soon as it is due
+        try:
+            self._advance(cmd.at, record=False)
+            handler = getattr(self, "_on_" + cmd.type)
+            handler(cmd)
+            if self.state.billing_mode == "prepaid":
+                self._post_rent(cmd.at)  # R4: prepaid rent is deducted as soon as it is due
+        finally:
+            del self._ctx  # not state: never part of a snapshot
 
-    def advance_to(self, target: date, ctx: Context, record: bool = True) -> None:
-        """Fire every time rule effective on or before `target`, in date order."""
+    def advance_to(self, target: date, ctx: Context) -> None:
+        """Move the clock to `target` and record that it moved (ClockAdvanced)."""
         self._ctx = ctx
+        try:
+            self._advance(target, record=True)
+        finally:
+            del self._ctx
+
+    def _advance(self, target: date, record: bool) -> None:
+        """Fire every time rule effective on or before `target`, in date order."""
         s = self.state
         if target < s.clock:
             raise CommandError("at", f"{target} is before the contract's clock {s.clock} "

@@ -56,6 +56,7 @@ class ContractEvent(LedgerEvent):
         if self.business_date > state.clock:
             state.clock = self.business_date
         self.evolve(state)
+        state.head_hash = self.hash  # empty while triggering; sealed right after
 
     def evolve(self, state: ContractState) -> None:
         """Apply this fact to the state (no decisions here)."""
@@ -98,6 +99,7 @@ class ContractSigned(LedgerCreated):
             equipment={a.asset_id: AssetState(asset_id=a.asset_id, description=a.description,
                                               value=a.value) for a in self.equipment},
             clock=self.business_date,
+            head_hash=self.hash,
         )
 
 

@@ -157,6 +157,7 @@ class ContractState(BaseModel):
     rent_posted: dict[str, PostedRent] = Field(default_factory=dict)
     rent_posted_through: str | None = None
     last_rent_version: int = 0
+    head_hash: str = ""  # hash of the last event (tamper-evidence chain)
 
     @property
     def term(self) -> TermState:
