@@ -71,7 +71,9 @@ class LedgerApplication(LedgerStoreApplication):
 
     def __init__(self, store_url: str | None = None, env: dict[str, str] | None = None,
                  calendar: WorkingCalendar | None = None) -> None:
-        super().__init__(store_url, env)
+        from ledger.audit.chain_heads import recorder_env  # chain heads (ledger verify)
+
+        super().__init__(store_url, {**recorder_env(store_url), **(env or {})})
         self.calendar = calendar or configured_calendar()
         self.conflicts_retried = 0
 

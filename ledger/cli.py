@@ -112,30 +112,46 @@ def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
                 yield number, line
 
 
+def flush_batch(applier: Any) -> None:
+    try:
+        applier.flush()
+    except CommandError as e:
+        fail(str(e))
+
+
 @app.command()
 def apply(file: Annotated[str, typer.Argument(help="JSON Lines file of commands, - for stdin")],
-          store: StoreOpt = None, json: JsonOpt = False) -> None:
+          store: StoreOpt = None, json: JsonOpt = False,
+          batch: Annotated[int, typer.Option(
+              "--batch", min=1, max=100_000,
+              help="Commands per transaction (group commit); each command stays "
+                   "all-or-nothing")] = 500) -> None:
     """Apply commands in order; stop at the first bad one (exit 2)."""
+    from ledger.batch import BatchApplier
+
     ledger = open_app(store)
-    applied = duplicates = events = 0
+    applier = BatchApplier(ledger, batch)
     try:
-        for number, line in read_lines(file):
-            try:
-                raw = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                fail(f"line {number}: invalid JSON: {e}")
-            try:
-                outcome = ledger.execute(parse_command(raw))
-            except CommandError as e:
-                fail(f"line {number}: {e}")
-            if outcome.duplicate:
-                duplicates += 1
-            else:
-                applied += 1
-                events += len(outcome.events)
+        try:
+            for number, line in read_lines(file):
+                try:
+                    raw = orjson.loads(line)
+                except orjson.JSONDecodeError as e:
+                    fail(f"line {number}: invalid JSON: {e}")
+                try:
+                    applier.submit(parse_command(raw))
+                except CommandError as e:
+                    fail(f"line {number}: {e}")
+        except typer.Exit:
+            flush_batch(applier)  # the commands before the bad line are saved
+            raise
+        flush_batch(applier)
     finally:
         ledger.close()
-    summary = {"applied": applied, "duplicates": duplicates, "events": events}
+    applied, duplicates, events = (applier.saved.applied, applier.saved.duplicates,
+                                   applier.saved.events)
+    summary = {"applied": applied, "duplicates": duplicates, "events": events,
+               "conflicts_retried": ledger.conflicts_retried}
     if json:
         emit_json(summary)
     else:
@@ -164,7 +180,8 @@ def advance(to: Annotated[str, typer.Option("--to", help="Business date YYYY-MM-
     finally:
         ledger.close()
     if json:
-        emit_json({"to": target.isoformat(), "contracts": results})
+        emit_json({"to": target.isoformat(), "contracts": results,
+                   "conflicts_retried": ledger.conflicts_retried})
     else:
         for r in results:
             out.print(f"{r['contract_id']}: clock at {target}, {len(r['events'])} event(s)")
@@ -251,9 +268,9 @@ def event_record(e: Any) -> dict[str, Any]:
 
 
 @app.command()
-def history(contract_id: str, as_known_at: KnownAtOpt = None,
+def history(contract_id: str, as_known_at: KnownAtOpt = None, as_of: AsOfOpt = None,
             store: StoreOpt = None, json: JsonOpt = False) -> None:
-    """Every event of a contract, in order."""
+    """Every event of a contract, in order (--as-of: those in force by that date)."""
     ledger = open_app(store)
     try:
         try:
@@ -263,6 +280,11 @@ def history(contract_id: str, as_known_at: KnownAtOpt = None,
             fail(str(e))
     finally:
         ledger.close()
+    if as_of:  # a back-dated fact (deemed start) is in force from its effective date
+        from ledger.audit.explain import effective_date
+
+        day = parse_date(as_of, "--as-of")
+        events = [e for e in events if effective_date(e) <= day]
     records = [event_record(e) for e in events]
     if json:
         emit_json({"contract_id": contract_id, "events": records})
@@ -299,6 +321,15 @@ def demo(store: StoreOpt = None,
         run_demo(ledger, until, out)
     finally:
         ledger.close()
+
+
+from projections.cli import register as _register_projections  # noqa: E402 (issue 3)
+
+_register_projections(app)  # projections status|catch-up|rebuild, report, export
+
+from ledger.audit.cli import register as _register_audit  # noqa: E402 (needs the above)
+
+_register_audit(app)  # explain, verify, disputes, report contract
 
 
 def main() -> None:

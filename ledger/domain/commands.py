@@ -60,9 +60,9 @@ def _money(value: Any) -> Decimal:
         raise ValueError(str(e)) from None
 
 
-def _money_or_zero(value: Any) -> Decimal:
+def _rate(value: Any) -> Decimal:
     try:
-        return parse_money(value, allow_zero=True)
+        return parse_money(value, allow_zero=True, places=4)
     except MoneyError as e:
         raise ValueError(str(e)) from None
 
@@ -76,7 +76,7 @@ def _signed_money(value: Any) -> Decimal:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Money = Annotated[Decimal, BeforeValidator(_money)]
-MoneyOrZero = Annotated[Decimal, BeforeValidator(_money_or_zero)]
+Rate = Annotated[Decimal, BeforeValidator(_rate)]
 SignedMoney = Annotated[Decimal, BeforeValidator(_signed_money)]
 Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                          pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
@@ -125,7 +125,7 @@ class SignContract(ContractCommand):
     cross_border: bool = False
     lines: Annotated[list[LineInput], Field(min_length=1, max_length=MAX_LINES)]
     sms_quota: Annotated[int, Field(ge=0, le=MAX_SMS_MESSAGES, strict=True)] = 0
-    sms_overage_rate: MoneyOrZero = Decimal("0.00")
+    sms_overage_rate: Rate = Decimal("0.00")
     equipment: Annotated[list[AssetInput], Field(max_length=MAX_ASSETS)] = []
 
 
@@ -155,7 +155,7 @@ class AdjustTariff(ContractCommand):
 
 class RecordSmsUsage(ContractCommand):
     type: Literal["record_sms_usage"]
-    messages: Annotated[int, Field(gt=0, le=MAX_SMS_MESSAGES, strict=True)]
+    messages: Annotated[int, Field(ge=0, le=MAX_SMS_MESSAGES, strict=True)]
 
 
 class RecordAcceptance(ContractCommand):
@@ -189,11 +189,45 @@ class RecordIcpFiling(ContractCommand):
     filing_number: Text
 
 
+DisputeId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80,
+                                             pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*/D[0-9]{4,}$")]
+MonthKey = Annotated[str, StringConstraints(strip_whitespace=True,
+                                            pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")]
+
+
+class OpenDispute(ContractCommand):
+    """R13 (Art.3.6): Party A questions the charges of a service month (or one line's)."""
+
+    type: Literal["open_dispute"]
+    month: MonthKey
+    question: Text
+    line_id: Ident | None = None
+
+
+class ResolveDispute(Command):
+    """R13 (Art.3.6): a dispute's outcome; an adjustment (credit negative, debit positive)
+    is posted as a new charge linked to the dispute and the items it corrects."""
+
+    type: Literal["resolve_dispute"]
+    dispute_id: DisputeId
+    outcome: Literal["upheld", "partly_upheld", "rejected"]
+    reason: Text
+    adjustment: SignedMoney | None = None
+    charge_ids: Annotated[list[Annotated[str, StringConstraints(max_length=100)]],
+                          Field(max_length=1000)] = []
+
+    @property
+    def contract_id(self) -> str:
+        """A dispute id is "<contract_id>/D0001": the contract is found from it alone."""
+        return self.dispute_id.rsplit("/D", 1)[0]
+
+
 AnyCommand = Annotated[
     Union[
         SignContract, SubmitTestReport, ConfirmActivation, RecordPayment, AdjustTariff,
         RecordSmsUsage, RecordAcceptance, GiveTerminationNotice, Terminate,
         RecoverEquipment, ReportEquipmentLost, RecordIcpFiling,
+        OpenDispute, ResolveDispute,
     ],
     Field(discriminator="type"),
 ]

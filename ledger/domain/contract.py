@@ -115,7 +115,7 @@ class Contract(LedgerAggregate):
             handler = getattr(self, "_on_" + cmd.type)
             handler(cmd)
             if self.state.billing_mode == "prepaid":
-                self._post_rent(cmd.at)  # R4: prepaid rent is deducted as soon as it is due
+                self._post_rent(cmd.at, cmd.at)  # R4: prepaid rent is deducted as soon as it is due
         finally:
             del self._ctx  # not state: never part of a snapshot
 
@@ -182,9 +182,9 @@ class Contract(LedgerAggregate):
                 else:
                     self._arrears_check(d)
         if s.billing_mode == "prepaid":
-            self._post_rent(d, by_clock=True)
+            self._post_rent(d, d, by_clock=True)
         elif d.day == 1:
-            self._post_rent(d - timedelta(days=1), by_clock=True)
+            self._post_rent(d - timedelta(days=1), d, by_clock=True)
             self._issue_bill(d)
 
     def _end_of_term(self, d: date) -> None:
@@ -261,6 +261,12 @@ class Contract(LedgerAggregate):
         for ln in s.lines.values():
             if ln.billing_start and (ln.start_recorded_version or 0) > since:
                 begin = min(begin, month_start(ln.billing_start))
+            elif ln.billing_start and ln.billing_start <= horizon:
+                # A start dated after the posting that followed its recording (a deemed
+                # start in the future, R2) is due from its start month on.
+                prefix = f"{ln.line_id}|{month_key(ln.billing_start)}|"
+                if not any(k.startswith(prefix) for k in s.rent_posted):
+                    begin = min(begin, month_start(ln.billing_start))
             for step in ln.schedule:
                 if step.recorded_version > since:
                     begin = min(begin, month_start(step.effective))
@@ -273,7 +279,7 @@ class Contract(LedgerAggregate):
             begin = min(begin, month_start(s.terminated_on))
         return list(months_between(max(begin, first), horizon))
 
-    def _post_rent(self, horizon: date, by_clock: bool = False) -> None:
+    def _post_rent(self, horizon: date, on: date, by_clock: bool = False) -> None:
         """R3/R4/R7/R10/R12: post what is due up to `horizon`'s month and not yet posted.
 
         Postpaid calls this for completed months at the bill run; prepaid for the
@@ -303,7 +309,7 @@ class Contract(LedgerAggregate):
                 formula = (f"{fmt(item.rate)} x {item.days}/{item.days_in_month} = "
                            f"{fmt(item.amount)} now due, less {fmt(p.corrects_amount)} "
                            f"posted before = {fmt(p.amount)}")
-            self._emit(ev.ChargePosted, s.clock, by_clock=by_clock,
+            self._emit(ev.ChargePosted, on, by_clock=by_clock,
                        charge_id=self._next_charge_id(),
                        kind="adjustment" if p.is_correction else item.kind,
                        line_id=item.line_id, service_month=month_key(item.month),
@@ -465,7 +471,7 @@ class Contract(LedgerAggregate):
                        quantity=over, rate=s.sms_overage_rate, amount=amount,
                        rule="SMS", clause="Art.1",
                        formula=f"{over} messages over the quota of {s.sms_quota} x "
-                               f"{fmt(s.sms_overage_rate)} = {fmt(amount)}")
+                               f"{s.sms_overage_rate} = {fmt(amount)} (rounded half-up to 0.01, R1)")
 
     def _on_record_acceptance(self, cmd: c.RecordAcceptance) -> None:
         s = self.state
@@ -520,6 +526,53 @@ class Contract(LedgerAggregate):
                    quantity=1, rate=asset.value, amount=asset.value, rule="R11",
                    clause="Art.2.8", asset_id=asset.asset_id,
                    formula=f"declared value of {asset.asset_id} = {fmt(asset.value)}")
+
+    def _on_open_dispute(self, cmd: c.OpenDispute) -> None:
+        """R13 (Art.3.6): record the question and the items it is about."""
+        s = self.state
+        if cmd.line_id is not None:
+            self._line(cmd.line_id)
+        if cmd.month > month_key(cmd.at):
+            raise CommandError("month", f"{cmd.month} is after the dispute's date {cmd.at}; "
+                                        "only charged months can be questioned")
+        items = [x.charge_id for x in s.charges if x.service_month == cmd.month
+                 and (cmd.line_id is None or x.line_id == cmd.line_id)]
+        self._emit(ev.DisputeOpened, cmd.at, dispute_id=f"{s.contract_id}/D{len(s.disputes) + 1:04d}",
+                   month=cmd.month, line_id=cmd.line_id, question=cmd.question, charge_ids=items)
+
+    def _on_resolve_dispute(self, cmd: c.ResolveDispute) -> None:
+        """R13 (Art.3.6): the outcome, and an adjustment as a NEW charge (credit negative,
+        debit positive) linked to the dispute and the items it corrects."""
+        s = self.state
+        dispute = next((x for x in s.disputes if x.dispute_id == cmd.dispute_id), None)
+        if dispute is None:
+            raise CommandError("dispute_id", f"unknown dispute {cmd.dispute_id!r}")
+        if dispute.resolved_on is not None:
+            raise CommandError("dispute_id", f"dispute {cmd.dispute_id} was already resolved "
+                                             f"on {dispute.resolved_on} ({dispute.outcome})")
+        if cmd.outcome == "rejected" and cmd.adjustment is not None:
+            raise CommandError("adjustment", "a rejected dispute carries no adjustment")
+        known = {x.charge_id for x in s.charges}
+        for i, cid in enumerate(cmd.charge_ids):
+            if cid not in known:
+                raise CommandError(f"charge_ids.{i}", f"unknown charge {cid!r} in contract "
+                                                      f"{s.contract_id}")
+        corrects = list(cmd.charge_ids) or list(dispute.charge_ids)
+        charge_id = self._next_charge_id() if cmd.adjustment is not None else None
+        self._emit(ev.DisputeResolved, cmd.at, dispute_id=dispute.dispute_id,
+                   outcome=cmd.outcome, reason=cmd.reason, adjustment=cmd.adjustment,
+                   adjustment_charge_id=charge_id, corrects=corrects)
+        if cmd.adjustment is not None:
+            month = parse_month(dispute.month)
+            sense = "credit" if cmd.adjustment < 0 else "debit"
+            self._emit(ev.ChargePosted, cmd.at, charge_id=charge_id, kind="adjustment",
+                       line_id=dispute.line_id, service_month=dispute.month,
+                       service_from=month, service_to=month_end(month), days=None,
+                       days_in_month=None, rate=cmd.adjustment, amount=cmd.adjustment,
+                       rule="R13", clause="Art.3.6", dispute_id=dispute.dispute_id,
+                       formula=f"{sense} {fmt(cmd.adjustment)} resolving dispute "
+                               f"{dispute.dispute_id} ({cmd.outcome}), correcting "
+                               + (", ".join(corrects) or "no recorded item"))
 
     def _on_record_icp_filing(self, cmd: c.RecordIcpFiling) -> None:
         self._require_open()

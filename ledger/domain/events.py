@@ -22,6 +22,7 @@ from ledger.domain.state import (
     ChargeKind,
     ChargeState,
     ContractState,
+    DisputeState,
     FeeStepState,
     LineKind,
     LineState,
@@ -56,7 +57,8 @@ class ContractEvent(LedgerEvent):
         if self.business_date > state.clock:
             state.clock = self.business_date
         self.evolve(state)
-        state.head_hash = self.hash  # empty while triggering; sealed right after
+        if self.hash:  # empty while triggering: `_seal_last` sets the head from the
+            state.head_hash = self.hash  # previous head, so don't clear it here
 
     def evolve(self, state: ContractState) -> None:
         """Apply this fact to the state (no decisions here)."""
@@ -404,6 +406,41 @@ class WebPortsOpened(ContractEvent):
 
     def evolve(self, state: ContractState) -> None:
         state.lines[self.line_id].web_ports_open = True
+
+
+class DisputeOpened(ContractEvent):
+    """R13 (Art.3.6): Party A questioned a month's charges; `charge_ids` are the items in
+    question when it was opened."""
+
+    dispute_id: str
+    month: str
+    line_id: str | None
+    question: str
+    charge_ids: list[str]
+
+    def evolve(self, state: ContractState) -> None:
+        state.disputes.append(DisputeState(
+            dispute_id=self.dispute_id, month=self.month, line_id=self.line_id,
+            question=self.question, charge_ids=list(self.charge_ids),
+            opened_on=self.business_date))
+
+
+class DisputeResolved(ContractEvent):
+    """R13 (Art.3.6): the outcome; an adjustment is the separate `ChargePosted`
+    `adjustment_charge_id` (nothing recorded is edited), correcting `corrects`."""
+
+    dispute_id: str
+    outcome: Literal["upheld", "partly_upheld", "rejected"]
+    reason: str
+    adjustment: Decimal | None
+    adjustment_charge_id: str | None
+    corrects: list[str]
+
+    def evolve(self, state: ContractState) -> None:
+        d = next(x for x in state.disputes if x.dispute_id == self.dispute_id)
+        d.outcome, d.reason, d.resolved_on = self.outcome, self.reason, self.business_date
+        d.adjustment, d.adjustment_charge_id = self.adjustment, self.adjustment_charge_id
+        d.corrects = list(self.corrects)
 
 
 class ClockAdvanced(ContractEvent):

@@ -129,6 +129,23 @@ class PostedRent(BaseModel):
     days_in_month: int
 
 
+class DisputeState(BaseModel):
+    """R13 (Art.3.6): a question about a month's charges and, once resolved, its outcome."""
+
+    dispute_id: str
+    month: str
+    line_id: str | None
+    question: str
+    charge_ids: list[str]
+    opened_on: date
+    outcome: str | None = None
+    reason: str | None = None
+    adjustment: Decimal | None = None
+    adjustment_charge_id: str | None = None
+    corrects: list[str] = Field(default_factory=list)
+    resolved_on: date | None = None
+
+
 class ContractState(BaseModel):
     contract_id: str
     customer: str
@@ -158,6 +175,7 @@ class ContractState(BaseModel):
     rent_posted_through: str | None = None
     last_rent_version: int = 0
     head_hash: str = ""  # hash of the last event (tamper-evidence chain)
+    disputes: list[DisputeState] = Field(default_factory=list)  # R13
 
     @property
     def term(self) -> TermState:

@@ -34,6 +34,18 @@ def _suspended_on(s: ContractState, d: date) -> bool:
     return any(x.start <= d and (x.end is None or d < x.end) for x in s.suspensions)
 
 
+def known_billing_start(s: ContractState, line_id: str, as_of: date) -> date | None:
+    """The billing start as of `as_of`: in force from its own date when back-dated
+    (business time, R2), and shown from the day it was decided when it lies ahead."""
+    line = s.lines[line_id]
+    start = line.billing_start
+    if start is None:
+        return None
+    if start <= as_of or (line.start_recorded_on is not None and line.start_recorded_on <= as_of):
+        return start
+    return None
+
+
 def line_status(s: ContractState, line_id: str, as_of: date) -> str:
     line = s.lines[line_id]
     if s.terminated_on is not None and s.terminated_on <= as_of:
@@ -101,9 +113,7 @@ def status_view(s: ContractState, as_of: date) -> dict[str, Any]:
                 "line_id": line.line_id,
                 "kind": line.kind,
                 "status": line_status(s, line.line_id, as_of),
-                "billing_start": _iso(line.billing_start
-                                      if line.billing_start and line.billing_start <= as_of
-                                      else None),
+                "billing_start": _iso(known_billing_start(s, line.line_id, as_of)),
                 "monthly_fee": fmt(fee_on([FeeStep(x.effective, x.fee) for x in line.schedule],
                                           as_of)),
             }

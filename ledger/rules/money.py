@@ -30,8 +30,10 @@ class MoneyError(ValueError):
     pass
 
 
-def parse_money(raw: object, *, allow_zero: bool = False, allow_negative: bool = False) -> Decimal:
-    """Parse a decimal string into an exact amount with at most two decimals.
+def parse_money(raw: object, *, allow_zero: bool = False, allow_negative: bool = False,
+                places: int = 2) -> Decimal:
+    """Parse a decimal string into an exact amount with at most `places` decimals
+    (2 for amounts and monthly fees; a per-message rate may have up to 4).
 
     Floats are refused: money must arrive as text so that no binary rounding
     has already happened before the ledger sees it.
@@ -44,12 +46,13 @@ def parse_money(raw: object, *, allow_zero: bool = False, allow_negative: bool =
         raise MoneyError(f"{raw!r} is not a decimal number") from None
     if not value.is_finite():
         raise MoneyError(f"{raw!r} is not a finite amount")
-    if value.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise MoneyError(f"{raw!r} has more than two decimal places (R1: amounts are in fen)")
+    if value.as_tuple().exponent < -places:  # type: ignore[operator]
+        raise MoneyError(f"{raw!r} has more than {places} decimal places"
+                         + (" (R1: amounts are in fen)" if places == 2 else ""))
     if abs(value) > MAX_AMOUNT:
         raise MoneyError(f"{raw!r} exceeds the limit of {MAX_AMOUNT}")
     if value < 0 and not allow_negative:
         raise MoneyError(f"{raw!r} must not be negative")
     if value == 0 and not allow_zero:
         raise MoneyError(f"{raw!r} must be greater than zero")
-    return value.quantize(FEN)
+    return value.quantize(Decimal(1).scaleb(-places))

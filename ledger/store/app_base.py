@@ -16,6 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
+from ledger.store.append_only import ddl_lock, install_append_only
 from ledger.store.config import resolve_store_url, store_env
 from ledger.store.serialization import OrjsonTranscoder, PydanticMapper
 
@@ -75,9 +76,14 @@ class LedgerStoreApplication(Application[UUID]):
     def construct_recorder(self) -> ApplicationRecorder:
         # The library creates tables but not a ?schema=NAME schema; do it here so
         # a new schema URL works like a new SQLite file.
-        if type(self.factory).__module__ == "eventsourcing.postgres":
-            self._create_pg_schema()
-        return super().construct_recorder()
+        with ddl_lock(self.factory):  # PG: concurrent first starts would race
+            if type(self.factory).__module__ == "eventsourcing.postgres":
+                self._create_pg_schema()
+            recorder = super().construct_recorder()
+            if self.factory.env_create_table():
+                # Stored events are append-only in the database too (UPDATE/DELETE abort).
+                install_append_only(recorder)
+        return recorder
 
     def _create_pg_schema(self) -> None:
         # Imported here: SQLite-only runs need not load psycopg.
@@ -88,9 +94,12 @@ class LedgerStoreApplication(Application[UUID]):
             schema = self.factory.datastore.schema
             if schema != "public":
                 with self.factory.datastore.transaction(commit=True) as curs:
-                    curs.execute(
-                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                    )
+                    # Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE right on
+                    # the database even when the schema exists (an app role lacks it).
+                    curs.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+                    if curs.fetchone() is None:
+                        curs.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                            sql.Identifier(schema)))
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()

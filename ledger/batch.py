@@ -1,0 +1,230 @@
+"""Group commit: many commands per transaction, each command still all-or-nothing.
+
+`LedgerApplication.execute` saves every command in its own transaction, which
+costs a commit (and an fsync) per command. `BatchApplier` decides commands one
+by one against aggregates it keeps in memory and saves all their new events,
+with the commands' idempotency receipts, in ONE `app.save(...)` per batch:
+
+- a refused command (`CommandError`) records nothing: its aggregate is rebuilt
+  from the last saved state plus the batch's earlier events for it (deciding
+  mutates the in-memory state, so the events must not merely be dropped), then
+  the error is raised; the caller flushes, so the commands before it are saved;
+- idempotency: a command id is checked against the store and against the
+  receipts pending in the batch (same id + same payload: a duplicate);
+- concurrency: another writer may have saved the same contract. The save then
+  fails with `IntegrityError` (versions collide) and the whole batch is decided
+  again from freshly loaded state, a bounded number of times;
+- saved aggregates stay in a bounded LRU cache, so the next batch does not load
+  them again (a batch sorted by date touches each contract about once). A stale
+  cache entry cannot be saved (its versions collide, as above); a command that a
+  cached aggregate refuses is re-checked against the store before it is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from ledger.application import (
+    MAX_CONFLICT_RETRIES,
+    CommandAccepted,
+    CommandReceipt,
+    LedgerApplication,
+    Outcome,
+    receipt_uuid,
+)
+from ledger.domain import commands as c
+from ledger.domain.commands import CommandError
+from ledger.domain.contract import Context, Contract, contract_uuid
+
+#: Explicit limits: commands per transaction, and saved aggregates kept in memory.
+DEFAULT_BATCH = 500
+MAX_BATCH = 100_000
+DEFAULT_CACHE = 2_000
+
+
+class _Stale(Exception):
+    """A cached aggregate is behind the store: decide the batch again."""
+
+
+def _gave_up() -> CommandError:
+    return CommandError("", f"gave up after {MAX_CONFLICT_RETRIES} concurrency conflicts "
+                            "saving a batch of commands; try again")
+
+
+@dataclass
+class Totals:
+    applied: int = 0
+    duplicates: int = 0
+    events: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.duplicate:
+            self.duplicates += 1
+        else:
+            self.applied += 1
+            self.events += len(outcome.events)
+
+
+class BatchApplier:
+    """Apply commands through `submit`, then `flush` (also done every `batch_size`)."""
+
+    def __init__(self, app: LedgerApplication, batch_size: int = DEFAULT_BATCH,
+                 cache_size: int = DEFAULT_CACHE) -> None:
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise CommandError("batch", f"must be between 1 and {MAX_BATCH}")
+        self.app = app
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.saved = Totals()  # committed
+        self.transactions = 0
+        self._cache: OrderedDict[UUID, Contract] = OrderedDict()
+        self._reset()
+
+    # -- public -------------------------------------------------------------------------
+    def submit(self, cmd: c.Command) -> Outcome:
+        """Decide `cmd` into the current batch (not yet saved); `CommandError` if refused."""
+        for _ in range(MAX_CONFLICT_RETRIES + 1):
+            try:
+                outcome = self._decide(cmd)
+                break
+            except _Stale:
+                self.app.conflicts_retried += 1
+                self._redo()
+        else:
+            raise _gave_up()
+        self._commands.append(cmd)
+        self._pending.add(outcome)
+        if len(self._commands) >= self.batch_size:
+            self.flush()
+        return outcome
+
+    def flush(self) -> None:
+        """Save the batch in one transaction (retrying the batch on conflicts)."""
+        for _ in range(MAX_CONFLICT_RETRIES + 1):
+            if not self._commands:
+                return
+            objs: list[Any] = [*self._live.values(), *self._receipts.values()]
+            try:
+                self.app.save(*objs)
+            except IntegrityError:
+                self.app.conflicts_retried += 1
+                self._redo()
+                continue
+            self.transactions += 1
+            self.saved.applied += self._pending.applied
+            self.saved.duplicates += self._pending.duplicates
+            self.saved.events += self._pending.events
+            for uid, contract in self._live.items():
+                self._remember(uid, contract)
+            self._reset()
+            return
+        self._forget_batch()
+        raise _gave_up()
+
+    # -- deciding -----------------------------------------------------------------------
+    def _reset(self) -> None:
+        self._commands: list[c.Command] = []
+        self._live: dict[UUID, Contract] = {}
+        self._receipts: dict[str, Any] = {}  # command_id -> CommandReceipt (unsaved)
+        self._digests: dict[str, str] = {}  # command_id -> payload digest (unsaved)
+        self._pending = Totals()
+
+    def _decide(self, cmd: c.Command) -> Outcome:
+        app = self.app
+        contract_id: str = getattr(cmd, "contract_id")
+        command_id = cmd.command_id or f"auto-{uuid.uuid4()}"
+        if cmd.command_id is not None and self._seen(cmd):
+            return Outcome(contract_id, command_id, duplicate=True)
+        ctx = Context(cmd.actor, command_id, cmd.type, app.calendar)
+        uid = contract_uuid(contract_id)
+        if isinstance(cmd, c.SignContract):
+            if uid in self._live or uid in self._cache or app._exists(uid):
+                raise CommandError("contract_id", f"contract {contract_id} already exists")
+            contract = Contract.sign(cmd, ctx)
+            mark = 0
+        else:
+            contract = self._contract(uid, contract_id)
+            mark = len(contract.pending_events)
+            try:
+                contract.handle(cmd, ctx)
+            except BaseException:
+                self._restore(uid, contract, mark)
+                raise
+        self._live[uid] = contract
+        if cmd.command_id is not None:
+            self._digests[cmd.command_id] = cmd.payload_digest()
+            self._receipts[cmd.command_id] = CommandReceipt._create(
+                CommandAccepted, id=receipt_uuid(cmd.command_id), business_date=cmd.at,
+                actor=cmd.actor, command_id=command_id, command_type=cmd.type,
+                contract_id=contract_id, payload_sha256=self._digests[cmd.command_id])
+        return Outcome(contract_id, command_id, events=list(contract.pending_events[mark:]))
+
+    def _seen(self, cmd: c.Command) -> bool:
+        assert cmd.command_id is not None
+        digest = self._digests.get(cmd.command_id)
+        if digest is None:
+            return self.app._seen(cmd)
+        if digest != cmd.payload_digest():
+            raise CommandError("command_id", f"{cmd.command_id!r} was already used for a "
+                                             f"different command in this batch")
+        return True
+
+    def _contract(self, uid: UUID, contract_id: str) -> Contract:
+        contract = self._live.get(uid) or self._cache.get(uid)
+        return contract if contract is not None else self.app.load(contract_id)
+
+    def _restore(self, uid: UUID, contract: Contract, mark: int) -> None:
+        """Undo a refused command: the saved state plus this batch's earlier events for
+        `uid`. Raises `_Stale` if the saved state moved on (the refusal may be wrong)."""
+        kept = list(contract.pending_events[:mark])
+        base_version = contract.version - len(contract.pending_events)
+        self._live.pop(uid, None)
+        self._cache.pop(uid, None)
+        fresh: Contract | None = self.app.repository.get(uid) if base_version else None
+        if (fresh.version if fresh is not None else 0) != base_version:
+            raise _Stale
+        for event in kept:
+            fresh = event.mutate(fresh)
+        if fresh is not None:
+            if kept:
+                fresh.pending_events.extend(kept)
+                self._live[uid] = fresh
+            else:
+                self._remember(uid, fresh)
+
+    def _redo(self) -> None:
+        """Decide the batch's commands again from the store's current state."""
+        commands = self._commands
+        for _ in range(MAX_CONFLICT_RETRIES + 1):
+            self._forget_batch()
+            try:
+                for cmd in commands:
+                    try:
+                        outcome = self._decide(cmd)
+                    except CommandError as e:
+                        self.flush()  # the commands before the refused one are saved
+                        raise CommandError(e.field, f"command {cmd.command_id or cmd.type} "
+                                                    f"(decided again after a concurrency "
+                                                    f"conflict): {e.reason}") from None
+                    self._commands.append(cmd)
+                    self._pending.add(outcome)
+                return
+            except _Stale:
+                self.app.conflicts_retried += 1
+        raise _gave_up()
+
+    def _forget_batch(self) -> None:
+        self._cache.clear()  # another writer is active: trust nothing cached
+        self._reset()
+
+    def _remember(self, uid: UUID, contract: Contract) -> None:
+        self._cache[uid] = contract
+        self._cache.move_to_end(uid)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
