@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 import uuid
-
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -67,7 +66,7 @@ def configured_calendar() -> WorkingCalendar:
 
 class LedgerApplication(LedgerStoreApplication):
     #: A snapshot every N events keeps loading time flat however long the history.
-    snapshotting_intervals = {Contract: 100}
+    snapshotting_intervals: ClassVar[dict[type, int]] = {Contract: 100}
 
     def __init__(self, store_url: str | None = None, env: dict[str, str] | None = None,
                  calendar: WorkingCalendar | None = None) -> None:
@@ -81,7 +80,7 @@ class LedgerApplication(LedgerStoreApplication):
     def execute(self, cmd: c.Command) -> Outcome:
         """Apply one validated command atomically (retrying on conflicts)."""
         command_id = cmd.command_id or f"auto-{uuid.uuid4()}"
-        contract_id = getattr(cmd, "contract_id")
+        contract_id = cmd.contract_id
         for attempt in range(MAX_CONFLICT_RETRIES + 1):
             if cmd.command_id is not None and self._seen(cmd):
                 return Outcome(contract_id, command_id, duplicate=True, retries=attempt)
@@ -120,7 +119,7 @@ class LedgerApplication(LedgerStoreApplication):
             if self._exists(contract_uuid(cmd.contract_id)):
                 raise CommandError("contract_id", f"contract {cmd.contract_id} already exists")
             return Contract.sign(cmd, ctx)
-        contract = self.load(getattr(cmd, "contract_id"))
+        contract = self.load(cmd.contract_id)
         contract.handle(cmd, ctx)
         return contract
 

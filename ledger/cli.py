@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -29,22 +29,21 @@ MAX_LINE_BYTES = 64 * 1024
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Event-sourced ledger for dedicated-line service contracts.")
 out = Console()
-err = Console(stderr=True)
 
-StoreOpt = Annotated[Optional[str], typer.Option(
+StoreOpt = Annotated[str | None, typer.Option(
     "--store", envvar="LEDGER_STORE",
     help="Event store URL: sqlite:///path.db (default ./ledger.db) or "
          "postgresql://user@host:port/dbname")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
-AsOfOpt = Annotated[Optional[str], typer.Option(
+AsOfOpt = Annotated[str | None, typer.Option(
     "--as-of", help="Business date YYYY-MM-DD: what was true on that date.")]
-KnownAtOpt = Annotated[Optional[str], typer.Option(
+KnownAtOpt = Annotated[str | None, typer.Option(
     "--as-known-at", help="Record time (ISO timestamp, UTC if no zone): what the ledger "
                           "had recorded by then.")]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"error: {message}", highlight=False, markup=False)
+    sys.stderr.write(f"error: {message}\n")  # one unwrapped line, for people and scripts
     raise typer.Exit(code)
 
 
@@ -76,7 +75,7 @@ def parse_timestamp(value: str) -> datetime:
         ts = datetime.fromisoformat(value)
     except ValueError:
         fail(f"--as-known-at: {value!r} is not an ISO timestamp")
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def load_state(ledger: Any, contract_id: str, as_of: str | None, known_at: str | None
@@ -161,7 +160,7 @@ def apply(file: Annotated[str, typer.Argument(help="JSON Lines file of commands,
 
 @app.command()
 def advance(to: Annotated[str, typer.Option("--to", help="Business date YYYY-MM-DD")],
-            contract: Annotated[Optional[str], typer.Option(
+            contract: Annotated[str | None, typer.Option(
                 "--contract", help="Only this contract (default: all)")] = None,
             store: StoreOpt = None, json: JsonOpt = False) -> None:
     """Move contracts' clocks to a date, firing every time rule on the way."""
@@ -305,7 +304,7 @@ def print_history(contract_id: str, records: list[dict[str, Any]]) -> None:
 
 @app.command()
 def demo(store: StoreOpt = None,
-         today: Annotated[Optional[str], typer.Option(
+         today: Annotated[str | None, typer.Option(
              "--today", help="Run the story up to this date (default: today in Shanghai)")]
          = None) -> None:
     """Run the reference contract and an arrears contract from signing to today."""

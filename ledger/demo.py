@@ -122,7 +122,7 @@ def run_demo(ledger: Any, until: date, out: Console) -> None:
         ledger.advance(until, cid, actor="demo")
     out.print(f"[bold]Demo[/]: {applied} commands applied up to {until}, "
               f"{ledger.recorder.max_notification_id()} events in {ledger.store_url}\n")
-    from ledger.cli import print_history, print_status, event_record
+    from ledger.cli import event_record, print_history, print_status
 
     for cid in ledger.contract_ids():
         state = ledger.load(cid).state

@@ -53,9 +53,10 @@ class TestPostgresChainHeadRecorder(ApplicationRecorderTestCase):  # type: ignor
         self.pg_url = postgres_url
         self.datastores: list[object] = []
 
-    def teardown_method(self, method: object) -> None:
+    def tearDown(self) -> None:
         for ds in self.datastores:
             ds.close()  # type: ignore[attr-defined]
+        super().tearDown()
 
     def create_recorder(self) -> object:
         from ledger.audit.pg_chain_heads import PostgresChainHeadRecorder

@@ -161,8 +161,8 @@ def test_cross_border_renews_by_one_month(ledger: Ledger) -> None:
 
 def test_notice_in_window_ends_the_contract_and_opens_recovery(ledger: Ledger) -> None:
     ledger.apply([sign(), cmd("give_termination_notice", "2026-08-10", party="customer")])
-    notice = [e for e in ledger.json("history", "REF")["events"]
-              if e["type"] == "TerminationNoticeGiven"][0]
+    notice = next(e for e in ledger.json("history", "REF")["events"]
+                  if e["type"] == "TerminationNoticeGiven")
     assert notice["content"]["in_window"] is True
     result = ledger.apply([cmd("recover_equipment", "2026-08-31", asset_id="RTR-0001")],
                           expect=2)

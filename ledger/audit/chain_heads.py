@@ -53,10 +53,10 @@ class SQLiteChainHeadRecorder(SQLiteApplicationRecorder):
     """`SQLiteApplicationRecorder` that also upserts `chain_heads` in each insert."""
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(),
-                f"CREATE TABLE IF NOT EXISTS {SQLITE_HEADS_TABLE} ("
-                "originator_id TEXT PRIMARY KEY, originator_version INTEGER NOT NULL, "
-                "state_sha256 TEXT NOT NULL)"]
+        heads = (f"CREATE TABLE IF NOT EXISTS {SQLITE_HEADS_TABLE} ("
+                 "originator_id TEXT PRIMARY KEY, originator_version INTEGER NOT NULL, "
+                 "state_sha256 TEXT NOT NULL)")
+        return [*super().construct_create_table_statements(), heads]
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:

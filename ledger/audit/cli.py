@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -18,7 +18,7 @@ from ledger.rules.dates import parse_month
 
 
 def _cli() -> Any:
-    import ledger.cli as cli  # the shared helpers (fail, open_app, ...); imported late
+    from ledger import cli  # the shared helpers (fail, open_app, ...); imported late
 
     return cli
 
@@ -38,15 +38,15 @@ def load_record(ledger: Any, contract_id: str, as_of: str | None, known_at: str 
 
 def explain(contract_id: str,
             month: Annotated[str, typer.Option("--month", help="Service month YYYY-MM")],
-            charge: Annotated[Optional[str], typer.Option(
+            charge: Annotated[str | None, typer.Option(
                 "--charge", help="Only this charge id (e.g. REF-2025/CH00005)")] = None,
-            as_of: Annotated[Optional[str], typer.Option(
+            as_of: Annotated[str | None, typer.Option(
                 "--as-of", help="Business date YYYY-MM-DD: what was true on that date.")]
             = None,
-            as_known_at: Annotated[Optional[str], typer.Option(
+            as_known_at: Annotated[str | None, typer.Option(
                 "--as-known-at", help="Record time (ISO timestamp, UTC if no zone): what "
                                       "the ledger had recorded by then.")] = None,
-            store: Annotated[Optional[str], typer.Option(
+            store: Annotated[str | None, typer.Option(
                 "--store", envvar="LEDGER_STORE", help="Event store URL")] = None,
             json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False) -> None:
     """Why each charge of a month is what it is: inputs, formula, rule, clause, facts."""
@@ -77,7 +77,7 @@ def explain(contract_id: str,
 
 def print_explanation(view: dict[str, Any]) -> None:
     out = _cli().out
-    say = lambda text="": out.print(text, markup=False, highlight=False,  # noqa: E731
+    say = lambda text="": out.print(text, markup=False, highlight=False,
                                     soft_wrap=True)  # formulas stay on one line
     known = f", as known at {view['as_known_at']}" if view.get("as_known_at") else ""
     say(f"{view['contract_id']} service month {view['month']} as of {view['as_of']}{known}")
@@ -116,9 +116,9 @@ def _print_fact(say: Any, f: dict[str, Any]) -> None:
         say("      " + line)
 
 
-def verify(contract_id: Annotated[Optional[str], typer.Argument(
+def verify(contract_id: Annotated[str | None, typer.Argument(
                help="Only this contract (default: every stream in the store)")] = None,
-           store: Annotated[Optional[str], typer.Option(
+           store: Annotated[str | None, typer.Option(
                "--store", envvar="LEDGER_STORE", help="Event store URL")] = None,
            json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False) -> None:
     """Re-check every hash chain and chain head; exit 1 on any break."""
@@ -163,12 +163,12 @@ def _check_projections(ledger: Any) -> list[str]:
 
 def disputes(open_only: Annotated[bool, typer.Option("--open", help="Only open disputes")]
              = False,
-             contract: Annotated[Optional[str], typer.Option(
+             contract: Annotated[str | None, typer.Option(
                  "--contract", help="Only this contract")] = None,
-             as_of: Annotated[Optional[str], typer.Option(
+             as_of: Annotated[str | None, typer.Option(
                  "--as-of", help="Age counted to this date (default: today in Shanghai)")]
              = None,
-             store: Annotated[Optional[str], typer.Option(
+             store: Annotated[str | None, typer.Option(
                  "--store", envvar="LEDGER_STORE", help="Event store URL")] = None,
              json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False) -> None:
     """R13 disputes and their age in days (open: to today; resolved: to resolution)."""
@@ -206,11 +206,11 @@ def disputes(open_only: Annotated[bool, typer.Option("--open", help="Only open d
 
 def report_contract(contract_id: str,
                     html: Annotated[str, typer.Option("--html", help="Output HTML file")],
-                    as_of: Annotated[Optional[str], typer.Option(
+                    as_of: Annotated[str | None, typer.Option(
                         "--as-of", help="Business date YYYY-MM-DD")] = None,
-                    as_known_at: Annotated[Optional[str], typer.Option(
+                    as_known_at: Annotated[str | None, typer.Option(
                         "--as-known-at", help="Record time (ISO timestamp)")] = None,
-                    store: Annotated[Optional[str], typer.Option(
+                    store: Annotated[str | None, typer.Option(
                         "--store", envvar="LEDGER_STORE", help="Event store URL")] = None
                     ) -> None:
     """A self-contained HTML audit page: timeline, balance chart, bills, full history."""

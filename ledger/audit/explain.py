@@ -142,8 +142,8 @@ def suspension_fact(e: ev.Suspended, s: ContractState) -> dict[str, Any]:
             for u in unpaid),
         f"in arrears from {since} (the day after the due date), unbroken: "
         + ", ".join(f"{m['month']} = month {m['count']}" for m in months),
-        f"suspended on the 1st of month {s.policy.arrears_suspension_month}: {month3} (R6); "
-        f"cancellation on {e.cancellation_on} if still suspended (R8)",
+        (f"suspended on the 1st of month {s.policy.arrears_suspension_month}: {month3} (R6); "
+         f"cancellation on {e.cancellation_on} if still suspended (R8)"),
     ])
     return _fact(e, "suspension", text, "R6", "Art.4.4", reason=e.reason,
                  unpaid_bills=unpaid, arrears_since=since.isoformat(), months_counted=months,
@@ -292,11 +292,7 @@ def _item_facts(e: ev.ChargePosted, line_id: str | None, month: str,
             if month_key(date.fromisoformat(fact["effective_from"])) == month:
                 out.append(fact)
         elif kind == "sms_usage" and e.kind == "overage" and \
-                fe.originator_version == e.originator_version - 1:
-            out.append(fact)
-        elif kind == "equipment_lost" and e.asset_id == fact["asset_id"]:
-            out.append(fact)
-        elif kind in ("dispute_opened", "dispute_resolved") and e.dispute_id == \
+                fe.originator_version == e.originator_version - 1 or kind == "equipment_lost" and e.asset_id == fact["asset_id"] or kind in ("dispute_opened", "dispute_resolved") and e.dispute_id == \
                 fact["dispute_id"]:
             out.append(fact)
     if e.kind == "adjustment" and e.rent_key:  # a rent correction: what it corrects

@@ -67,7 +67,7 @@ def raw_state(mapper: Any, stored: StoredEvent) -> dict[str, Any]:
         data = mapper.compressor.decompress(data)
     state = mapper.transcoder.decode(data)
     if not isinstance(state, dict):
-        raise ValueError("stored state is not a JSON object")
+        raise TypeError("stored state is not a JSON object")
     return state
 
 
@@ -91,7 +91,7 @@ def _stream_name(mapper: Any, rows: list[StoredEvent], key: str) -> str:
                 return f"receipt {state.get('command_id')}"
             if "contract_id" in state:
                 return str(state["contract_id"])
-        except Exception:  # noqa: BLE001 - an undecodable row is reported by check_stream
+        except Exception:  # noqa: BLE001, S110 - check_stream reports an undecodable row
             pass
     return key  # no readable first event: the originator id
 

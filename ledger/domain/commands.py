@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
@@ -223,12 +223,9 @@ class ResolveDispute(Command):
 
 
 AnyCommand = Annotated[
-    Union[
-        SignContract, SubmitTestReport, ConfirmActivation, RecordPayment, AdjustTariff,
-        RecordSmsUsage, RecordAcceptance, GiveTerminationNotice, Terminate,
-        RecoverEquipment, ReportEquipmentLost, RecordIcpFiling,
-        OpenDispute, ResolveDispute,
-    ],
+    SignContract | SubmitTestReport | ConfirmActivation | RecordPayment | AdjustTariff
+    | RecordSmsUsage | RecordAcceptance | GiveTerminationNotice | Terminate
+    | RecoverEquipment | ReportEquipmentLost | RecordIcpFiling | OpenDispute | ResolveDispute,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyCommand)

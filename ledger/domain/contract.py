@@ -30,8 +30,15 @@ from ledger.rules.arrears import (
 )
 from ledger.rules.billing_start import ConfirmationWindow, confirmation_window
 from ledger.rules.calendar import CalendarError, WorkingCalendar
-from ledger.rules.dates import add_months, month_end, month_key, month_start, months_between
-from ledger.rules.dates import next_month_start, parse_month
+from ledger.rules.dates import (
+    add_months,
+    month_end,
+    month_key,
+    month_start,
+    months_between,
+    next_month_start,
+    parse_month,
+)
 from ledger.rules.money import ZERO, fmt, round_fen
 from ledger.rules.policy import DEFAULT_POLICY, Policy
 from ledger.rules.rent import (
@@ -471,7 +478,8 @@ class Contract(LedgerAggregate):
                        quantity=over, rate=s.sms_overage_rate, amount=amount,
                        rule="SMS", clause="Art.1",
                        formula=f"{over} messages over the quota of {s.sms_quota} x "
-                               f"{s.sms_overage_rate} = {fmt(amount)} (rounded half-up to 0.01, R1)")
+                               f"{s.sms_overage_rate} = {fmt(amount)} "
+                               "(rounded half-up to 0.01, R1)")
 
     def _on_record_acceptance(self, cmd: c.RecordAcceptance) -> None:
         s = self.state
@@ -537,12 +545,15 @@ class Contract(LedgerAggregate):
                                         "only charged months can be questioned")
         items = [x.charge_id for x in s.charges if x.service_month == cmd.month
                  and (cmd.line_id is None or x.line_id == cmd.line_id)]
-        self._emit(ev.DisputeOpened, cmd.at, dispute_id=f"{s.contract_id}/D{len(s.disputes) + 1:04d}",
-                   month=cmd.month, line_id=cmd.line_id, question=cmd.question, charge_ids=items)
+        dispute_id = f"{s.contract_id}/D{len(s.disputes) + 1:04d}"  # finds the contract
+        self._emit(ev.DisputeOpened, cmd.at, dispute_id=dispute_id, month=cmd.month,
+                   line_id=cmd.line_id, question=cmd.question, charge_ids=items)
 
     def _on_resolve_dispute(self, cmd: c.ResolveDispute) -> None:
         """R13 (Art.3.6): the outcome, and an adjustment as a NEW charge (credit negative,
         debit positive) linked to the dispute and the items it corrects."""
+        if cmd.outcome == "rejected" and cmd.adjustment is not None:
+            raise CommandError("adjustment", "a rejected dispute carries no adjustment")
         s = self.state
         dispute = next((x for x in s.disputes if x.dispute_id == cmd.dispute_id), None)
         if dispute is None:
@@ -550,8 +561,6 @@ class Contract(LedgerAggregate):
         if dispute.resolved_on is not None:
             raise CommandError("dispute_id", f"dispute {cmd.dispute_id} was already resolved "
                                              f"on {dispute.resolved_on} ({dispute.outcome})")
-        if cmd.outcome == "rejected" and cmd.adjustment is not None:
-            raise CommandError("adjustment", "a rejected dispute carries no adjustment")
         known = {x.charge_id for x in s.charges}
         for i, cid in enumerate(cmd.charge_ids):
             if cid not in known:

@@ -35,7 +35,8 @@ class ConfirmationWindow:
         return self.report_date <= confirmed_on <= self.last_day
 
 
-def confirmation_window(report_date: date, cal: WorkingCalendar, policy: Policy) -> ConfirmationWindow:
+def confirmation_window(report_date: date, cal: WorkingCalendar, policy: Policy
+                        ) -> ConfirmationWindow:
     """R2: the working days of the confirmation window and the deemed start date."""
     return ConfirmationWindow(
         report_date=report_date,
