@@ -85,7 +85,14 @@ class LedgerApplication(LedgerStoreApplication):
             if cmd.command_id is not None and self._seen(cmd):
                 return Outcome(contract_id, command_id, duplicate=True, retries=attempt)
             ctx = Context(cmd.actor, command_id, cmd.type, self.calendar)
-            contract = self._decide(cmd, ctx)
+            try:
+                contract = self._decide(cmd, ctx)
+            except CommandError:
+                # Another process may have saved this very command between the receipt
+                # check and the load ("line already confirmed"): then it is a duplicate.
+                if cmd.command_id is not None and self._seen(cmd):
+                    return Outcome(contract_id, command_id, duplicate=True, retries=attempt)
+                raise
             pending: list[Any] = [contract]
             if cmd.command_id is not None:
                 pending.append(CommandReceipt._create(

@@ -52,11 +52,31 @@ def open_app(store: str | None) -> Any:
     from ledger.store.config import StoreConfigError
 
     try:
-        return LedgerApplication(store)
+        ledger = LedgerApplication(store)
     except StoreConfigError as e:
         fail(f"--store: {e}")
     except Exception as e:  # a store that cannot be opened: say which and why
         fail(f"cannot open the event store: {type(e).__name__}: {e}")
+    check_readable(ledger)
+    return ledger
+
+
+def check_readable(ledger: Any) -> None:
+    """R15: a wrong or missing cipher key fails here, before anything is shown or
+    written (a command would otherwise add plaintext or differently keyed events)."""
+    from eventsourcing.persistence import MapperDeserialisationError
+
+    try:
+        first = ledger.recorder.select_notifications(1, 1)
+        if first:
+            ledger.mapper.to_domain_event(first[0])
+    except (MapperDeserialisationError, ValueError) as e:
+        ledger.close()
+        fail("cannot read the event store: wrong or missing cipher key "
+             f"(LEDGER_CIPHER_KEY) for {ledger.store_url} ({type(e).__name__})")
+    except Exception as e:
+        ledger.close()
+        fail(f"cannot read the event store: {type(e).__name__}: {e}")
 
 
 def emit_json(data: Any) -> None:

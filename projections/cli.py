@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -17,18 +17,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from projections.runner import DEFAULT_BATCH_SIZE, Progress as BatchProgress
+from projections.runner import DEFAULT_BATCH_SIZE
+from projections.runner import Progress as BatchProgress
 
 projections_app = typer.Typer(no_args_is_help=True, help="Read models: status, catch-up, rebuild.")
 report_app = typer.Typer(no_args_is_help=True, help="Reports read from the projections.")
 out = Console()
 err = Console(stderr=True)
 
-StoreOpt = Annotated[Optional[str], typer.Option(
+StoreOpt = Annotated[str | None, typer.Option(
     "--store", envvar="LEDGER_STORE",
     help="Event store URL (the projection tables live in the same database).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
-NameArg = Annotated[Optional[str], typer.Argument(
+NameArg = Annotated[str | None, typer.Argument(
     help="One projection: contracts, balances, charges, audit, portfolio (default: all)")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, max=100_000,
                                        help="Events per transaction.")]
@@ -41,7 +42,6 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 def _open(store: str | None) -> Any:
     from ledger.store.config import StoreConfigError
-
     from projections.runner import Store
 
     try:
@@ -147,7 +147,6 @@ def portfolio_cmd(month: Annotated[str, typer.Option("--month", help="Month YYYY
     """Monthly recurring revenue by line kind, contracts and lines by status, renewals,
     cancellations, equipment."""
     from ledger.rules.dates import month_key, parse_month
-
     from projections.export import ExportError, portfolio_report
 
     try:
@@ -213,9 +212,9 @@ def arrears_cmd(store: StoreOpt = None, json: JsonOpt = False) -> None:
 
 def export_cmd(table: Annotated[str, typer.Argument(
                    help="A projection table, e.g. contract, balance, charge_item, audit")],
-               format: Annotated[str, typer.Option(  # noqa: A002 - the option's name
+               format: Annotated[str, typer.Option(
                    "--format", help="csv | jsonl | parquet")] = "csv",
-               output: Annotated[Optional[str], typer.Option(
+               output: Annotated[str | None, typer.Option(
                    "--output", "-o", help="File to write (default: stdout)")] = None,
                store: StoreOpt = None) -> None:
     """Export a projection table for downstream tools (rows in key order)."""

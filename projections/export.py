@@ -15,7 +15,6 @@ from typing import IO, Any
 import orjson
 
 from ledger.rules.money import ZERO, fmt
-
 from projections.readmodels import AGING_BUCKETS, BALANCE, LINE_KINDS, PORTFOLIO, TABLES
 from projections.runner import Store
 from projections.schema import Table, as_decimal, canonical

@@ -29,7 +29,6 @@ from ledger.rules.arrears import overdue_bills
 from ledger.rules.dates import month_end, month_key, months_between, parse_month
 from ledger.rules.money import ZERO
 from ledger.rules.rent import FeeStep, fee_on
-
 from projections.schema import Col, Table
 
 LINE_KINDS = ("internet", "circuit", "ipvpn")
@@ -260,7 +259,7 @@ SERVICE_MONTH = Table(
         Col("contract_id", "text", "Which contract?"),
         Col("service_month", "text", "Which service month (YYYY-MM)?"),
         Col("items", "int", "How many charge items belong to the month?"),
-        Col("total", "money", "Sum of the month's items (the service-month view of `ledger bill`)."),
+        Col("total", "money", "Sum of the month's items (the service month of `ledger bill`)."),
         Col("rent", "money", "Of which rent (prorated and monthly items)."),
         Col("billed", "money", "Of which already on issued bills."),
         Col("unbilled", "money", "Of which not yet billed."),
@@ -516,11 +515,6 @@ def portfolio_rows(s: ContractState) -> list[dict[str, Any]]:
         ended = s.terminated_on is not None and s.terminated_on <= as_of
         ended_here = ended and month_key(s.terminated_on) == key  # type: ignore[arg-type]
 
-        def resolved(status: str) -> int:
-            return sum(1 for a in s.equipment.values() if a.status == status
-                       and a.resolved_on is not None and a.resolved_on <= as_of
-                       and month_key(a.resolved_on) == key)
-
         rows.append({
             "month": key, "contract_id": s.contract_id, "as_of": as_of,
             "billing_mode": s.billing_mode, "status": views.contract_status(s, as_of),
@@ -537,10 +531,17 @@ def portfolio_rows(s: ContractState) -> list[dict[str, Any]]:
             "equipment_outstanding": sum(
                 1 for a in s.equipment.values()
                 if a.resolved_on is None or a.resolved_on > as_of) if ended else 0,
-            "equipment_recovered": resolved("recovered"),
-            "equipment_lost": resolved("lost"),
+            "equipment_recovered": _resolved_in(s, "recovered", key, as_of),
+            "equipment_lost": _resolved_in(s, "lost", key, as_of),
         })
     return rows
+
+
+def _resolved_in(s: ContractState, status: str, month: str, as_of: date) -> int:
+    """Assets recovered/lost in `month` (by `as_of`)."""
+    return sum(1 for a in s.equipment.values() if a.status == status
+               and a.resolved_on is not None and a.resolved_on <= as_of
+               and month_key(a.resolved_on) == month)
 
 
 MODELS: dict[str, ReadModel] = {m.name: m for m in

@@ -36,7 +36,6 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from ledger.domain.events import ContractEvent
 from ledger.domain.state import ContractState
 from ledger.store.app_base import APP_NAME, LedgerStoreApplication
-
 from projections.readmodels import MODELS, Batch, ReadModel
 from projections.schema import POSTGRES, SQLITE, Table, create_statements, to_db
 

@@ -16,7 +16,7 @@ JSON text on SQLite, JSONB on PG).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -93,7 +93,7 @@ def _to_db(kind: str, v: Any, dialect: str) -> Any:
         return d.isoformat() if dialect == SQLITE else d
     if kind == "ts":
         assert isinstance(v, datetime) and v.tzinfo is not None
-        v = v.astimezone(timezone.utc)
+        v = v.astimezone(UTC)
         return v.isoformat() if dialect == SQLITE else v
     if kind == "bool":
         return int(bool(v)) if dialect == SQLITE else bool(v)
@@ -121,7 +121,7 @@ def canonical(kind: str, v: Any) -> Any:
     if kind == "ts":
         if isinstance(v, str):
             v = datetime.fromisoformat(v)
-        return v.astimezone(timezone.utc).isoformat()
+        return v.astimezone(UTC).isoformat()
     if kind == "bool":
         return bool(v)
     if kind == "int":

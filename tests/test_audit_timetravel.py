@@ -92,7 +92,8 @@ def test_explain_adjustment_and_time_travel(story: dict[str, str]) -> None:
     dl2_item = next(i for i in view["items"] if i["line_id"] == "DL-2" and i["kind"] == "prorated")
     assert adj["amount"] == "-322.59" and adj["dispute_id"] == DISPUTE
     assert (adj["rule"]["id"], adj["clause"]["ref"]) == ("R13", "Art.3.6")
-    assert adj["clause"]["zh"] == "甲方对交纳的业务费用有异议时，乙方需采取必要措施协助甲方查找原因。"
+    assert adj["clause"]["zh"] == ("甲方对交纳的业务费用有异议时，"
+                                   "乙方需采取必要措施协助甲方查找原因。")
     assert adj["formula"] == (f"credit -322.59 resolving dispute {DISPUTE} (upheld), "
                               f"correcting {dl2_item['charge_id']}")
     assert [f["kind"] for f in adj["facts"]] == ["dispute_opened", "dispute_resolved"]

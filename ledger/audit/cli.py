@@ -77,8 +77,10 @@ def explain(contract_id: str,
 
 def print_explanation(view: dict[str, Any]) -> None:
     out = _cli().out
-    say = lambda text="": out.print(text, markup=False, highlight=False,
-                                    soft_wrap=True)  # formulas stay on one line
+
+    def say(text: str = "") -> None:  # soft wrap: a formula stays on one line
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+
     known = f", as known at {view['as_known_at']}" if view.get("as_known_at") else ""
     say(f"{view['contract_id']} service month {view['month']} as of {view['as_of']}{known}")
     say(f"{len(view['items'])} item(s), total {view['total']}; amounts {view['rounding']}")

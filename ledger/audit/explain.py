@@ -118,7 +118,8 @@ def billing_start_fact(act: ev.LineActivated, confirmations: list[ev.ActivationC
 def suspension_fact(e: ev.Suspended, s: ContractState) -> dict[str, Any]:
     """R5/R6 (Art.4.4): why the lines were suspended, with the bills and months counted."""
     if e.reason == "prepaid_balance":
-        text = (f"suspended from {e.suspended_on}: at the end of {e.suspended_on - timedelta(days=1)}"
+        eve = e.suspended_on - timedelta(days=1)
+        text = (f"suspended from {e.suspended_on}: at the end of {eve}"
                 f" the prepaid balance {fmt(e.balance)} was less than the next month's rent "
                 f"{fmt(e.required or ZERO)} (R5); cancellation on {e.cancellation_on} if still "
                 "suspended (R8)")
@@ -271,30 +272,35 @@ def _in_month(e: LedgerEvent, fact: dict[str, Any], first: date, month: str) -> 
     return month_key(effective_date(e)) == month or month_key(e.business_date) == month
 
 
+def _explains(e: ev.ChargePosted, line_id: str | None, month: str, fe: LedgerEvent,
+              fact: dict[str, Any]) -> bool:
+    """Whether fact `fact` (of event `fe`) is behind charge `e` of service month `month`."""
+    kind = fact["kind"]
+    if e.rent_key and kind == "billing_start":
+        return fact["line_id"] == line_id and month_key(
+            date.fromisoformat(fact["billing_start"])) == month
+    if e.rent_key and kind in ("suspension", "reinstatement", "termination"):
+        return month_key(effective_date(fe)) == month
+    if e.rent_key and kind == "tariff":
+        return fact["line_id"] == line_id and month_key(
+            date.fromisoformat(fact["effective_from"])) == month
+    if kind == "sms_usage":  # the usage recorded right before the overage charge
+        return e.kind == "overage" and fe.originator_version == e.originator_version - 1
+    if kind == "equipment_lost":
+        return e.asset_id == fact["asset_id"]
+    if kind in ("dispute_opened", "dispute_resolved"):
+        return e.dispute_id == fact["dispute_id"]
+    return False
+
+
 def _item_facts(e: ev.ChargePosted, line_id: str | None, month: str,
                 facts: dict[int, tuple[LedgerEvent, dict[str, Any]]],
                 posted: dict[str, ev.ChargePosted]) -> list[dict[str, Any]]:
     """The facts a charge depends on: its line's start in that month, suspensions and
     tariff changes touching the month, termination, the dispute or the usage behind it."""
-    out = []
-    for _, (fe, fact) in sorted(facts.items()):
-        if fe.originator_version > e.originator_version:
-            continue  # a charge is explained by what was recorded before it
-        kind = fact["kind"]
-        if kind == "billing_start" and fact["line_id"] == line_id and e.rent_key:
-            if month_key(date.fromisoformat(fact["billing_start"])) == month:
-                out.append(fact)
-        elif kind in ("suspension", "reinstatement", "termination") and e.rent_key:
-            start = effective_date(fe)
-            if month_key(start) == month:
-                out.append(fact)
-        elif kind == "tariff" and fact["line_id"] == line_id and e.rent_key:
-            if month_key(date.fromisoformat(fact["effective_from"])) == month:
-                out.append(fact)
-        elif kind == "sms_usage" and e.kind == "overage" and \
-                fe.originator_version == e.originator_version - 1 or kind == "equipment_lost" and e.asset_id == fact["asset_id"] or kind in ("dispute_opened", "dispute_resolved") and e.dispute_id == \
-                fact["dispute_id"]:
-            out.append(fact)
+    out = [fact for _, (fe, fact) in sorted(facts.items())
+           if fe.originator_version <= e.originator_version  # recorded before the charge
+           and _explains(e, line_id, month, fe, fact)]
     if e.kind == "adjustment" and e.rent_key:  # a rent correction: what it corrects
         before = [p for p in posted.values() if p.rent_key == e.rent_key
                   and p.originator_version < e.originator_version]

@@ -91,7 +91,7 @@ def _stream_name(mapper: Any, rows: list[StoredEvent], key: str) -> str:
                 return f"receipt {state.get('command_id')}"
             if "contract_id" in state:
                 return str(state["contract_id"])
-        except Exception:  # noqa: BLE001, S110 - check_stream reports an undecodable row
+        except Exception:  # check_stream reports an undecodable row
             pass
     return key  # no readable first event: the originator id
 
@@ -109,7 +109,7 @@ def check_stream(mapper: Any, name: str, oid: Any, rows: list[StoredEvent],
         try:
             state = raw_state(mapper, row)
             mapper.to_domain_event(row)
-        except Exception as e:  # noqa: BLE001 - any decoding failure is a break
+        except Exception as e:  # any decoding failure is a break
             return Break(name, str(oid), v, f"stored event cannot be decoded: "
                                             f"{type(e).__name__}: {str(e)[:200]}")
         recorded = state.get("hash")

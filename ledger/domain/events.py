@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -235,13 +235,27 @@ class Allocation(BaseModel):
     amount: Decimal
 
 
-class PaymentReceived(ContractEvent):
-    """A payment, and how it was allocated (R6 policy: oldest open bill first)."""
+#: R6 policy (DOMAIN.md): how a payment is allocated; the only rule so far.
+OLDEST_BILL_FIRST = "R6: oldest open bill first, surplus kept as credit"
 
+
+class PaymentReceived(ContractEvent):
+    """A payment, and how it was allocated (R6 policy: oldest open bill first).
+
+    Version 2 records the allocation rule applied; version 1 events (stored without
+    it) were all allocated oldest-bill-first, which the upcaster says explicitly.
+    """
+
+    class_version: ClassVar[int] = 2
     amount: Decimal
     reference: str
     allocations: list[Allocation]
     credit: Decimal
+    allocation_rule: str = OLDEST_BILL_FIRST
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["allocation_rule"] = OLDEST_BILL_FIRST
 
     def evolve(self, state: ContractState) -> None:
         by_id = {b.bill_id: b for b in state.bills}
