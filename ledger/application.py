@@ -28,6 +28,7 @@ from ledger.domain.contract import Context, Contract, contract_uuid
 from ledger.domain.events import ContractSigned
 from ledger.rules.calendar import ExplicitCalendar, PrcCalendar, WorkingCalendar
 from ledger.store.app_base import LedgerStoreApplication
+from ledger.store.chain_heads import recorder_env
 
 #: Explicit limit: how often a command is retried after a concurrency conflict.
 MAX_CONFLICT_RETRIES = 8
@@ -70,8 +71,7 @@ class LedgerApplication(LedgerStoreApplication):
 
     def __init__(self, store_url: str | None = None, env: dict[str, str] | None = None,
                  calendar: WorkingCalendar | None = None) -> None:
-        from ledger.audit.chain_heads import recorder_env  # chain heads (ledger verify)
-
+        # The recorder also keeps each stream's chain head (see `ledger verify`).
         super().__init__(store_url, {**recorder_env(store_url), **(env or {})})
         self.calendar = calendar or configured_calendar()
         self.conflicts_retried = 0

@@ -3,9 +3,7 @@ and keep one head per stream in the events' transaction."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import uuid4
 
@@ -14,13 +12,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
 
-from ledger.audit.chain_heads import SQLiteChainHeadRecorder, state_digest
-
-
-def _timed(test: Any) -> Any:
-    """The suite's timing tests are slow and print figures: run with LEDGER_TIMED_TESTS=1."""
-    return pytest.mark.skipif(not os.environ.get("LEDGER_TIMED_TESTS"),
-                              reason="timed test; set LEDGER_TIMED_TESTS=1")(test)
+from ledger.store.chain_heads import SQLiteChainHeadRecorder, state_digest
 
 
 class TestSQLiteChainHeadRecorder(ApplicationRecorderTestCase[SQLiteChainHeadRecorder]):
@@ -33,8 +25,6 @@ class TestSQLiteChainHeadRecorder(ApplicationRecorderTestCase[SQLiteChainHeadRec
         recorder.create_table()
         return recorder
 
-    test_performance = _timed(ApplicationRecorderTestCase.test_performance)
-    test_concurrent_throughput = _timed(ApplicationRecorderTestCase.test_concurrent_throughput)
 
 
 def _pg_datastore(url: str) -> object:
@@ -59,7 +49,7 @@ class TestPostgresChainHeadRecorder(ApplicationRecorderTestCase):  # type: ignor
         super().tearDown()
 
     def create_recorder(self) -> object:
-        from ledger.audit.pg_chain_heads import PostgresChainHeadRecorder
+        from ledger.store.pg_chain_heads import PostgresChainHeadRecorder
 
         ds = _pg_datastore(self.pg_url)
         self.datastores.append(ds)
@@ -67,8 +57,6 @@ class TestPostgresChainHeadRecorder(ApplicationRecorderTestCase):  # type: ignor
         recorder.create_table()
         return recorder
 
-    test_performance = _timed(ApplicationRecorderTestCase.test_performance)
-    test_concurrent_throughput = _timed(ApplicationRecorderTestCase.test_concurrent_throughput)
 
 
 def _heads_after_inserts(recorder: object) -> None:
@@ -90,7 +78,7 @@ def test_sqlite_heads_follow_the_last_event(tmp_path: Path) -> None:
 
 
 def test_postgres_heads_follow_the_last_event(postgres_url: str) -> None:
-    from ledger.audit.pg_chain_heads import PostgresChainHeadRecorder
+    from ledger.store.pg_chain_heads import PostgresChainHeadRecorder
 
     ds = _pg_datastore(postgres_url)
     try:

@@ -5,7 +5,6 @@ suites in tests/test_audit_recorders.py; the application installs the triggers o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,11 +14,6 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
 
 from ledger.store.append_only import install_append_only
-
-
-def _timed(test: Any) -> Any:
-    return pytest.mark.skipif(not os.environ.get("LEDGER_TIMED_TESTS"),
-                              reason="timed test; set LEDGER_TIMED_TESTS=1")(test)
 
 
 class TestSQLiteRecorderWithTriggers(ApplicationRecorderTestCase[SQLiteApplicationRecorder]):
@@ -33,8 +27,6 @@ class TestSQLiteRecorderWithTriggers(ApplicationRecorderTestCase[SQLiteApplicati
         install_append_only(recorder)
         return recorder
 
-    test_performance = _timed(ApplicationRecorderTestCase.test_performance)
-    test_concurrent_throughput = _timed(ApplicationRecorderTestCase.test_concurrent_throughput)
 
 
 class TestPostgresRecorderWithTriggers(ApplicationRecorderTestCase):  # type: ignore[type-arg]
@@ -61,5 +53,3 @@ class TestPostgresRecorderWithTriggers(ApplicationRecorderTestCase):  # type: ig
         install_append_only(recorder)
         return recorder
 
-    test_performance = _timed(ApplicationRecorderTestCase.test_performance)
-    test_concurrent_throughput = _timed(ApplicationRecorderTestCase.test_concurrent_throughput)

@@ -8,7 +8,7 @@ application's recorder, in version order, and checked:
 3. the hash recomputed over the row's stored content equals its recorded `hash`
    (an edited byte, or a row moved to another version: the hash covers the version);
 4. its `prev_hash` equals the previous row's `hash` (reordering, deletion);
-5. the last row is the stream's chain head (`ledger.audit.chain_heads`), by version
+5. the last row is the stream's chain head (`ledger.store.chain_heads`), by version
    and by a digest of its stored bytes (a deleted or replaced LAST event).
 
 The hash is recomputed from the stored JSON itself (after decryption and
@@ -27,7 +27,7 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import StoredEvent
 
-from ledger.audit.chain_heads import ChainHead, state_digest
+from ledger.store.chain_heads import ChainHead, state_digest
 from ledger.domain.contract import contract_uuid
 
 #: Explicit limit: rows read per page of the notification log.

@@ -1,4 +1,4 @@
-"""PostgreSQL variant of the chain-head recorder (see `ledger.audit.chain_heads`).
+"""PostgreSQL variant of the chain-head recorder (see `ledger.store.chain_heads`).
 
 A module of its own so that SQLite-only runs need not load psycopg.
 """
@@ -12,7 +12,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
-from ledger.audit.chain_heads import ChainHead, batch_heads
+from ledger.store.chain_heads import ChainHead, batch_heads
 
 
 class PostgresChainHeadRecorder(PostgresApplicationRecorder):

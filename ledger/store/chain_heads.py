@@ -87,5 +87,5 @@ def recorder_env(store_url: str | None) -> dict[str, str]:
         return {"APPLICATION_RECORDER_TOPIC": get_topic(SQLiteChainHeadRecorder)}
     if persistence_module == "eventsourcing.postgres":
         return {"APPLICATION_RECORDER_TOPIC":
-                "ledger.audit.pg_chain_heads:PostgresChainHeadRecorder"}
+                "ledger.store.pg_chain_heads:PostgresChainHeadRecorder"}
     return {}
