@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ledger.domain import views
 from ledger.domain.commands import CommandError, parse_command
+from ledger.domain.summary import summarize
 from ledger.rules.dates import parse_month
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -282,6 +283,7 @@ def event_record(e: Any) -> dict[str, Any]:
         "actor": e.actor,
         "command_id": e.command_id,
         "command_type": e.command_type,
+        "summary": summarize(e),
         "content": body,
     }
 
@@ -312,13 +314,11 @@ def history(contract_id: str, as_known_at: KnownAtOpt = None, as_of: AsOfOpt = N
 
 
 def print_history(contract_id: str, records: list[dict[str, Any]]) -> None:
-    table = Table("v", "business date", "recorded at (UTC)", "actor", "event", "content",
+    table = Table("v", "business date", "recorded at (UTC)", "actor", "event", "what",
                   title=f"{contract_id} history")
     for r in records:
-        content = ", ".join(f"{k}={v}" for k, v in r["content"].items()
-                            if v not in (None, [], "") and k not in ("formula",))
         table.add_row(str(r["version"]), r["business_date"], r["recorded_at"][:19],
-                      r["actor"], r["type"], content[:120])
+                      r["actor"], r["type"], r["summary"])
     out.print(table)
 
 

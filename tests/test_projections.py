@@ -22,8 +22,9 @@ from typer.testing import CliRunner
 from ledger.application import LedgerApplication
 from ledger.cli import app as ledger_cli
 from ledger.domain.commands import CommandError, parse_command
+from ledger.domain.summary import summarize
 from projections.export import arrears_report, export, portfolio_report, resolve_table, rows
-from projections.readmodels import MODELS, TABLES, aging_bucket, summarize
+from projections.readmodels import MODELS, TABLES, aging_bucket
 from projections.runner import Runner, Store, catch_up, drop_tables, rebuild, select_models, status
 from tests.scenarios import scenario, worked_example_commands
 from tests.test_projections_support import (
