@@ -197,9 +197,6 @@ def test_same_command_twice_records_once_other_payload_refused(store_url: str) -
     assert raw_rows(store_url) == before
 
 
-@pytest.mark.xfail(strict=False, reason="races into the ledger/batch.py bug that "
-                  "test_batch_command_saved_by_another_process_... pins; remove this marker "
-                  "once BatchApplier re-checks the receipt")
 def test_same_file_from_two_processes_at_once_records_once(store_url: str,
                                                           tmp_path: Path) -> None:
     cmds = large_workload(3, 4)
@@ -246,8 +243,6 @@ def test_command_saved_by_another_process_after_receipt_check_is_a_duplicate(
         assert app.execute(parse_command(CONFIRM_L1)).duplicate
 
 
-@pytest.mark.xfail(strict=True, reason="ledger/batch.py BatchApplier._decide refuses instead "
-                                       "of re-checking the receipt (reported to the lead)")
 def test_batch_command_saved_by_another_process_after_receipt_check_is_a_duplicate(
         sqlite_url: str, monkeypatch: Any) -> None:
     from ledger.batch import BatchApplier

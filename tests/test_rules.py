@@ -43,7 +43,8 @@ def test_r1_rounds_each_item_once_half_up() -> None:
 @pytest.mark.parametrize("raw, reason", [
     (1.5, "decimal string"), ("1.005", "more than 2 decimal places"), ("NaN", "not a finite"),
     ("Infinity", "not a finite"), ("-1.00", "must not be negative"), ("0", "greater than zero"),
-    ("1e12", "exceeds the limit"), ("12,00", "not a decimal number"), (True, "decimal string"),
+    ("1000000000000", "exceeds the limit"), ("12,00", "not a decimal number"),
+    ("1_000", "not a decimal number"), ("1e3", "not a decimal number"), (True, "decimal string"),
 ])
 def test_money_input_is_refused_with_a_reason(raw: object, reason: str) -> None:
     with pytest.raises(MoneyError, match=reason):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
@@ -26,6 +27,11 @@ def fmt(amount: Decimal) -> str:
     return str(amount.quantize(FEN))
 
 
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,12})?")
+_NON_FINITE = {"NaN", "nan", "-NaN", "Infinity", "-Infinity", "inf", "-inf", "Inf", "-Inf",
+               "sNaN"}
+
+
 class MoneyError(ValueError):
     pass
 
@@ -40,12 +46,16 @@ def parse_money(raw: object, *, allow_zero: bool = False, allow_negative: bool =
     """
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
         raise MoneyError("must be a decimal string such as \"1266.67\"")
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise MoneyError(f"{raw!r} is not a decimal number") from None
-    if not value.is_finite():
+    text = str(raw)
+    if text in _NON_FINITE:
         raise MoneyError(f"{raw!r} is not a finite amount")
+    # Plain decimal notation only: Python's Decimal would also take "1_000", "1e3", " 5".
+    if not _DECIMAL.fullmatch(text):
+        raise MoneyError(f"{raw!r} is not a decimal number (digits, optional - and .)")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
+        raise MoneyError(f"{raw!r} is not a decimal number") from None
     if value.as_tuple().exponent < -places:  # type: ignore[operator]
         raise MoneyError(f"{raw!r} has more than {places} decimal places"
                          + (" (R1: amounts are in fen)" if places == 2 else ""))
