@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -81,9 +82,10 @@ class LedgerApplication(LedgerStoreApplication):
         """Apply one validated command atomically (retrying on conflicts)."""
         command_id = cmd.command_id or f"auto-{uuid.uuid4()}"
         contract_id = cmd.contract_id
-        for attempt in range(MAX_CONFLICT_RETRIES + 1):
+
+        def attempt() -> list[Any] | None:
             if cmd.command_id is not None and self._seen(cmd):
-                return Outcome(contract_id, command_id, duplicate=True, retries=attempt)
+                return None
             ctx = Context(cmd.actor, command_id, cmd.type, self.calendar)
             try:
                 contract = self._decide(cmd, ctx)
@@ -91,21 +93,33 @@ class LedgerApplication(LedgerStoreApplication):
                 # Another process may have saved this very command between the receipt
                 # check and the load ("line already confirmed"): then it is a duplicate.
                 if cmd.command_id is not None and self._seen(cmd):
-                    return Outcome(contract_id, command_id, duplicate=True, retries=attempt)
+                    return None
                 raise
-            pending: list[Any] = [contract]
-            if cmd.command_id is not None:
-                pending.append(CommandReceipt._create(
-                    CommandAccepted, id=receipt_uuid(cmd.command_id), business_date=cmd.at,
-                    actor=cmd.actor, command_id=command_id, command_type=cmd.type,
-                    contract_id=contract_id, payload_sha256=cmd.payload_digest()))
-            new_events = list(contract.pending_events)
+            if cmd.command_id is None:
+                return [contract]
+            return [contract, CommandReceipt._create(
+                CommandAccepted, id=receipt_uuid(cmd.command_id), business_date=cmd.at,
+                actor=cmd.actor, command_id=command_id, command_type=cmd.type,
+                contract_id=contract_id, payload_sha256=cmd.payload_digest())]
+
+        return self._save_retrying(contract_id, command_id, attempt)
+
+    def _save_retrying(self, contract_id: str, command_id: str,
+                       attempt: Callable[[], list[Any] | None]) -> Outcome:
+        """Decide and save; on a concurrency conflict decide again from fresh state, a
+        bounded number of times. `attempt` returns the aggregates to save (the contract
+        first), or None when there is nothing to do (a duplicate)."""
+        for retries in range(MAX_CONFLICT_RETRIES + 1):
+            pending = attempt()
+            if pending is None:
+                return Outcome(contract_id, command_id, duplicate=True, retries=retries)
+            new_events = list(pending[0].pending_events)
             try:
                 self.save(*pending)
             except IntegrityError:
                 self.conflicts_retried += 1
                 continue
-            return Outcome(contract_id, command_id, events=new_events, retries=attempt)
+            return Outcome(contract_id, command_id, events=new_events, retries=retries)
         raise CommandError("contract_id", f"gave up after {MAX_CONFLICT_RETRIES} concurrency "
                                           f"conflicts on contract {contract_id}; try again")
 
@@ -144,20 +158,15 @@ class LedgerApplication(LedgerStoreApplication):
                 command_id: str | None = None) -> Outcome:
         """Move one contract's clock to `to`, firing every rule due on the way."""
         command_id = command_id or f"advance-{uuid.uuid4()}"
-        for attempt in range(MAX_CONFLICT_RETRIES + 1):
+
+        def attempt() -> list[Any] | None:
             contract = self.load(contract_id)
             if contract.state.clock >= to:
-                return Outcome(contract_id, command_id, duplicate=True, retries=attempt)
+                return None
             contract.advance_to(to, Context(actor, command_id, "advance_clock", self.calendar))
-            new_events = list(contract.pending_events)
-            try:
-                self.save(contract)
-            except IntegrityError:
-                self.conflicts_retried += 1
-                continue
-            return Outcome(contract_id, command_id, events=new_events, retries=attempt)
-        raise CommandError("contract_id", f"gave up after {MAX_CONFLICT_RETRIES} concurrency "
-                                          f"conflicts on contract {contract_id}; try again")
+            return [contract]
+
+        return self._save_retrying(contract_id, command_id, attempt)
 
     def contract_ids(self) -> list[str]:
         """Every signed contract, in signing order (read from the notification log)."""

@@ -66,14 +66,15 @@ def differences(app: Any, store: Store, contract_ids: list[str] | None = None) -
     return out
 
 
-def verify_against_replay(ledger: Any) -> list[str]:
-    """Notes for `ledger verify`: projections that are behind, or differ from a replay."""
+def verify_against_replay(ledger: Any) -> tuple[list[str], list[str]]:
+    """For `ledger verify`: (differences, notes). A caught-up projection that differs
+    from a replay is a break; one that is behind or not built yet is only a note."""
     with Store(ledger.store_url) as store:
         found = status(store)
         if any(s.position is None for s in found):
-            return ["projections not checked: not built yet (ledger projections catch-up)"]
+            return [], ["projections not checked: not built yet (ledger projections catch-up)"]
         behind = [f"{s.name} is {s.lag} notification(s) behind" for s in found if s.lag]
         if behind:
-            return ["projections not compared: " + "; ".join(behind)]
+            return [], ["projections not compared: " + "; ".join(behind)]
         diffs = differences(ledger, store)
-    return diffs or ["projections agree with a replay of every contract"]
+    return diffs, ([] if diffs else ["projections agree with a replay of every contract"])

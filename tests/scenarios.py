@@ -130,7 +130,8 @@ def scenario(draw) -> tuple[list[dict[str, Any]], date]:
     ]
 
     # ---- test reports and confirmations
-    holiday_dates = [x for x in _HOLIDAY_REPORT_DATES if term_start <= x <= LAST_DAY - timedelta(30)]
+    holiday_dates = [x for x in _HOLIDAY_REPORT_DATES
+                     if term_start <= x <= LAST_DAY - timedelta(30)]
     for ln in lines:
         how = draw(st.sampled_from(["soon", "soon", "soon", "holiday", "later", "never"]))
         if how == "never":

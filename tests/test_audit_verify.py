@@ -157,3 +157,18 @@ def test_receipt_and_other_streams_are_checked(sqlite_url: str) -> None:
     assert result.exit_code == 1
     assert (f"BROKEN {receipt} at version 1: the chain head records version 1 but the "
             "stream ends at version 0 (last events deleted)") in result.stdout
+
+
+def test_projections_that_differ_from_a_replay_are_a_break(store: str) -> None:
+    assert ledger_cli("projections", "catch-up", "--store", store).exit_code == 0
+    result = ledger_cli("verify", "--store", store)
+    assert result.exit_code == 0
+    assert "projections agree with a replay of every contract" in result.stdout
+    raw = RawStore(store)
+    table = "proj_balance" if store.startswith("sqlite") else (
+        f'"{parse_qs(urlsplit(store).query)["schema"][0]}".proj_balance')
+    raw.q(f"UPDATE {table} SET balance = ? WHERE contract_id = ?", "0.00", CID)
+    result = ledger_cli("verify", "--store", store)
+    assert result.exit_code == 1
+    assert ("BROKEN projections: REF-2025 balance balance: projection has '0.00', the "
+            "aggregate says '-12508.61'") in result.stdout

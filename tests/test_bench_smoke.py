@@ -41,6 +41,6 @@ def test_bench_tiny_runs_end_to_end(tmp_path: Path) -> None:
     assert (ing["commands"], ing["events"]) == (data["portfolio"]["commands"],
                                                 data["portfolio"]["events"])
     assert data["month_end_sqlite"]["contracts"] == data["portfolio"]["contracts"]
-    assert "ingest sqlite: events/s" in r.stdout
+    assert "ingest sqlite: stored events/s" in r.stdout
     assert "| measure | figure | reference | ratio |" in (tmp_path / "out" /
                                                          "benchmarks.md").read_text()

@@ -27,8 +27,8 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import StoredEvent
 
-from ledger.store.chain_heads import ChainHead, state_digest
 from ledger.domain.contract import contract_uuid
+from ledger.store.chain_heads import ChainHead, state_digest
 
 #: Explicit limit: rows read per page of the notification log.
 PAGE = 1000

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 import orjson
-
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
 from pydantic import BaseModel, ConfigDict
 
@@ -84,7 +83,7 @@ class LedgerAggregate(BaseAggregate[UUID]):
         """Subclasses that have more than one event store the head here."""
 
     @classmethod
-    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
         aggregate = super()._create(event_class, id=id, **kwargs)
         aggregate._seal_last()
         return aggregate

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ledger.domain.base import LedgerCreated, LedgerEvent
 from ledger.domain.state import (
@@ -30,8 +30,8 @@ from ledger.domain.state import (
     PaymentState,
     PostedRent,
     SuspensionState,
-    TermState,
     TerminationReason,
+    TermState,
 )
 from ledger.rules.policy import Policy
 
@@ -225,7 +225,7 @@ class BillIssued(ContractEvent):
         state.bills.append(BillState(
             bill_id=self.bill_id, period=self.period, issued_on=self.issued_on,
             due_on=self.due_on, charge_ids=list(self.charge_ids), total=self.total,
-            credit_applied=self.credit_applied, paid=max(self.credit_applied, min(self.total, Decimal("0.00"))),
+            credit_applied=self.credit_applied, paid=self.credit_applied,
             settled_on=self.issued_on if settled else None,
         ))
 
@@ -295,7 +295,7 @@ class Suspended(ContractEvent):
     reason: Literal["prepaid_balance", "arrears"]
     balance: Decimal
     required: Decimal | None = None
-    overdue_bill_ids: list[str] = []
+    overdue_bill_ids: list[str] = Field(default_factory=list)
     arrears_since: date | None = None
     cancellation_on: date
 
