@@ -41,7 +41,8 @@ def expected() -> dict[str, Any]:
 
 
 def test_fixture_really_is_version_1() -> None:
-    with sqlite3.connect(FIXTURES / "v1_store.db") as conn:
+    # Read-only: a missing fixture must fail here, not be created empty.
+    with sqlite3.connect(f"file:{FIXTURES / 'v1_store.db'}?mode=ro", uri=True) as conn:
         states = [orjson.loads(r[0]) for r in conn.execute(
             "SELECT state FROM stored_events WHERE topic = ?", (PAYMENT_TOPIC,))]
         snapshots = conn.execute("SELECT count(*) FROM stored_snapshots").fetchone()[0]
