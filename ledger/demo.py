@@ -46,6 +46,25 @@ def reference_contract(contract_id: str = "REF-2025", at: str = "2025-08-25",
             "sms_overage_rate": "0.05", "equipment": REFERENCE_ASSETS}
 
 
+def reference_activations(contract_id: str = "REF-2025", dl2_confirmed_on: str | None = None
+                          ) -> list[dict[str, Any]]:
+    """DOMAIN.md's four billing-start cases, in date order: INT-1 a full month, DL-1
+    confirmed in its window, DL-3's window with a make-up Sunday (confirmed late), DL-2's
+    National Day window (never confirmed unless `dl2_confirmed_on` is given)."""
+    out = [
+        _cmd("submit_test_report", "2025-09-01", contract_id, line_id="INT-1"),
+        _cmd("confirm_activation", "2025-09-01", contract_id, line_id="INT-1"),
+        _cmd("submit_test_report", "2025-09-10", contract_id, line_id="DL-1"),
+        _cmd("confirm_activation", "2025-09-12", contract_id, line_id="DL-1"),
+        _cmd("submit_test_report", "2025-09-26", contract_id, line_id="DL-3"),
+        _cmd("submit_test_report", "2025-09-30", contract_id, line_id="DL-2"),
+        _cmd("confirm_activation", "2025-10-09", contract_id, line_id="DL-3"),
+    ]
+    if dl2_confirmed_on:
+        out.append(_cmd("confirm_activation", dl2_confirmed_on, contract_id, line_id="DL-2"))
+    return sorted(out, key=lambda c: c["at"])
+
+
 def _cmd(kind: str, at: str, contract_id: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, "at": at, "contract_id": contract_id,
             "command_id": f"{contract_id}-{kind}-{at}-{fields.get('line_id', '')}"
@@ -56,15 +75,9 @@ def demo_schedule() -> dict[date, list[dict[str, Any]]]:
     ref, arr, pre = "REF-2025", "ARR-2025", "PRE-2025"
     plan = [
         reference_contract(),
-        _cmd("submit_test_report", "2025-09-01", ref, line_id="INT-1"),
-        _cmd("confirm_activation", "2025-09-01", ref, line_id="INT-1"),
+        *reference_activations(ref),
         _cmd("record_icp_filing", "2025-09-05", ref, line_id="INT-1",
              address="No. 1 Example Road, Shenzhen", filing_number="粤ICP备2025000001号"),
-        _cmd("submit_test_report", "2025-09-10", ref, line_id="DL-1"),
-        _cmd("confirm_activation", "2025-09-12", ref, line_id="DL-1"),
-        _cmd("submit_test_report", "2025-09-26", ref, line_id="DL-3"),
-        _cmd("submit_test_report", "2025-09-30", ref, line_id="DL-2"),
-        _cmd("confirm_activation", "2025-10-09", ref, line_id="DL-3"),
         _cmd("record_acceptance", "2025-10-15", ref),
         _cmd("adjust_tariff", "2025-11-01", ref, line_id="INT-1", monthly_fee="2800.00",
              effective="2025-11-16"),

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from ledger.application import LedgerApplication
 from ledger.cli import app as cli_app
-from ledger.demo import reference_contract
+from ledger.demo import reference_activations, reference_contract
 from ledger.domain.commands import parse_command
 
 CID = "REF-2025"
@@ -22,17 +22,8 @@ def cmd(kind: str, at: str, **fields: Any) -> dict[str, Any]:
 def reference_commands(dl2_confirmed_on: str | None = None, cross_border: bool = False
                        ) -> list[dict[str, Any]]:
     """The four billing-start cases of DOMAIN.md (DL-2 never confirmed by default)."""
-    out = [reference_contract(CID, cross_border=cross_border),
-           cmd("submit_test_report", "2025-09-01", line_id="INT-1"),
-           cmd("confirm_activation", "2025-09-01", line_id="INT-1"),
-           cmd("submit_test_report", "2025-09-10", line_id="DL-1"),
-           cmd("confirm_activation", "2025-09-12", line_id="DL-1"),
-           cmd("submit_test_report", "2025-09-26", line_id="DL-3"),
-           cmd("submit_test_report", "2025-09-30", line_id="DL-2")]
-    if dl2_confirmed_on:
-        out.append(cmd("confirm_activation", dl2_confirmed_on, line_id="DL-2"))
-    out.append(cmd("confirm_activation", "2025-10-09", line_id="DL-3"))
-    return sorted(out, key=lambda c: c["at"])
+    return [reference_contract(CID, cross_border=cross_border),
+            *reference_activations(CID, dl2_confirmed_on)]
 
 
 def run(app: LedgerApplication, commands: list[dict[str, Any]]) -> None:

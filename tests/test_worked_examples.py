@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.demo import reference_contract
+from ledger.demo import reference_activations, reference_contract
 from tests.cli_helpers import Ledger, cmd
 
 
@@ -15,20 +15,7 @@ def sign(**kw: object) -> dict:
 
 
 def activations(dl2_confirmed_on: str | None = None) -> list[dict]:
-    """INT-1 full month, DL-1 confirmed in window, DL-3 make-up Sunday confirmed late,
-    DL-2 in the National Day holiday window (never confirmed unless given)."""
-    out = [
-        cmd("submit_test_report", "2025-09-01", line_id="INT-1"),
-        cmd("confirm_activation", "2025-09-01", line_id="INT-1"),
-        cmd("submit_test_report", "2025-09-10", line_id="DL-1"),
-        cmd("confirm_activation", "2025-09-12", line_id="DL-1"),
-        cmd("submit_test_report", "2025-09-26", line_id="DL-3"),
-        cmd("submit_test_report", "2025-09-30", line_id="DL-2"),
-        cmd("confirm_activation", "2025-10-09", line_id="DL-3"),
-    ]
-    if dl2_confirmed_on:
-        out.append(cmd("confirm_activation", dl2_confirmed_on, line_id="DL-2"))
-    return sorted(out, key=lambda c: c["at"])
+    return reference_activations("REF", dl2_confirmed_on)
 
 
 @pytest.fixture
