@@ -15,6 +15,7 @@ state-derived upserts, so a row never accumulates increments.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -59,7 +60,7 @@ class Batch:
     versions: dict[str, int] = field(default_factory=dict)  # contract -> last version seen
 
 
-class ReadModel:
+class ReadModel(ABC):
     name: str
     doc: str
     tables: tuple[Table, ...]
@@ -69,8 +70,9 @@ class ReadModel:
         batch.contracts[state.contract_id] = state
         batch.versions[state.contract_id] = event.originator_version
 
+    @abstractmethod
     def write(self, batch: Batch, w: Writer) -> None:
-        raise NotImplementedError
+        """Write the rows this batch changed (one transaction, with the tracking row)."""
 
 
 # ------------------------------------------------------------------------ contracts
