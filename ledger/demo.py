@@ -1,8 +1,9 @@
 """`ledger demo`: the reference contract of DOMAIN.md and two others, signing to today.
 
 - REF-2025 (postpaid): the four billing-start cases, every bill paid on the 20th,
-  INT-1's tariff cut from 2025-11-16, SMS overage once the 200,000 quota runs out,
-  acceptance, ICP filing, renewal on 2026-09-01.
+  INT-1's tariff cut from 2025-11-16, a fee question about DL-2's deemed start
+  (answered from the record, no adjustment), SMS overage once the 200,000 quota runs
+  out, acceptance, ICP filing, renewal on 2026-09-01.
 - ARR-2025 (postpaid): never pays; arrears from 2025-11-01, suspended 2026-01-01,
   cancelled 2026-04-01 (R8); one asset recovered, one lost (compensation charged).
 - PRE-2025 (prepaid): a deposit that runs out; suspended (R5), reinstated by a top-up (R7).
@@ -81,6 +82,12 @@ def demo_schedule() -> dict[date, list[dict[str, Any]]]:
         _cmd("record_acceptance", "2025-10-15", ref),
         _cmd("adjust_tariff", "2025-11-01", ref, line_id="INT-1", monthly_fee="2800.00",
              effective="2025-11-16"),
+        _cmd("open_dispute", "2025-11-05", ref, month="2025-10", line_id="DL-2",
+             question="Why is DL-2 charged from 2025-10-05? We never signed its confirmation."),
+        {"type": "resolve_dispute", "at": "2025-11-12", "dispute_id": f"{ref}/D0001",
+         "command_id": f"{ref}-resolve-D0001", "actor": "demo", "outcome": "rejected",
+         "reason": "Deemed start (R2, Art.4.3): no confirmation within the 3 working days "
+                   "after the 2025-09-30 report (Oct 9, 10, 11), so billing starts on T+5."},
         {"type": "sign_contract", "at": "2025-09-01", "contract_id": arr,
          "command_id": f"{arr}-sign", "actor": "demo", "customer": "Late Payer Ltd.",
          "term_start": "2025-09-01", "term_end": "2026-08-31", "billing_mode": "postpaid",
