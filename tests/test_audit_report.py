@@ -52,6 +52,9 @@ def test_contract_report_in_chromium(sqlite_url: str, tmp_path: Path) -> None:
                    "2000.00 x 27/31 = 1741.94 (rounded half-up to 0.01 per item, R1)",
                    "12508.61", "LineActivated"):
         assert figure in dom, figure
+    # A numeric balance axis: plotly labels its ticks at round values (a category axis
+    # would label the data values instead).
+    assert "10,000.00" in dom
     # The balance chart's series: bills issued on the 1st, the payment on Nov 20.
     for point in ('["2025-10-01","-4266.67"]', '["2025-11-01","-12508.61"]',
                   '["2025-11-20","0.00"]', '["2026-01-01","-17000.00"]'):

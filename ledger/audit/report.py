@@ -81,11 +81,13 @@ def _balance_figure(series: list[tuple[str, str]]) -> go.Figure:
                                mode="lines+markers", line_shape="hv", name="balance"))
     fig.update_layout(title="Balance over time (CNY; negative: the customer owes)",
                       height=320, margin={"l": 80, "r": 20, "t": 40, "b": 30})
+    # The values stay exact decimal strings in the page; a linear axis makes plotly.js
+    # read them as numbers (it would otherwise draw them as unordered categories).
+    fig.update_yaxes(type="linear", tickformat=",.2f")
     return fig
 
 
 def _figure_json(fig: go.Figure) -> str:
-    # Decimal figures were passed as strings; plotly.js parses them as numbers.
     return fig.to_json()
 
 
