@@ -46,7 +46,11 @@ from ledger.domain.contract import Context, Contract, contract_uuid
 #: Explicit limits: commands per transaction, and saved aggregates kept in memory.
 DEFAULT_BATCH = 500
 MAX_BATCH = 100_000
-DEFAULT_CACHE = 2_000
+#: A date-sorted command file touches every contract within days: when the cache holds
+#: fewer contracts than the file, nearly every command reloads its contract (measured at
+#: `medium`, 5,177 contracts: 701 stored events/s with 2,000 cached, 4,056/s with 6,000;
+#: about 0.2 MB of memory per cached contract).
+DEFAULT_CACHE = 10_000
 
 
 class _Stale(Exception):
