@@ -50,14 +50,19 @@ class LedgerEvent(DomainEvent, CanMutateAggregate[UUID]):
     def content_hash(self) -> str:
         """SHA-256 over the previous event's hash and this event's content (every
         field but `hash`, as canonical JSON). Tamper evidence: see `ledger verify`."""
-        body = self.model_dump(mode="json", exclude={"hash"})
-        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(self.prev_hash.encode() + b"\n" + canonical).hexdigest()
+        return _digest(self.prev_hash, self.model_dump(mode="json", exclude={"hash"}))
 
     def sealed(self, prev_hash: str) -> LedgerEvent:
-        """This event chained to `prev_hash`, with its own hash filled in."""
-        linked = self.model_copy(update={"prev_hash": prev_hash})
-        return linked.model_copy(update={"hash": linked.content_hash()})
+        """This event chained to `prev_hash`, with its own hash filled in (one copy)."""
+        body = self.model_dump(mode="json", exclude={"hash"})
+        body["prev_hash"] = prev_hash
+        return self.model_copy(update={"prev_hash": prev_hash,
+                                       "hash": _digest(prev_hash, body)})
+
+
+def _digest(prev_hash: str, body: dict[str, object]) -> str:
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical).hexdigest()
 
 
 class LedgerCreated(LedgerEvent, CanInitAggregate[UUID]):
