@@ -36,8 +36,22 @@ BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, max=100_000,
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"error: {message}", highlight=False, markup=False)
-    raise typer.Exit(code)
+    from ledger.cli import fail  # one error format for every command (imported late: cycle)
+
+    fail(message, code)
+
+
+def _read_report(store: str | None, build: Any, *args: Any) -> Any:
+    """Open the store, build a report from the projection tables, close the store."""
+    from projections.export import ExportError
+
+    st = _open(store)
+    try:
+        return build(st, *args)
+    except ExportError as e:
+        _fail(str(e))
+    finally:
+        st.close()
 
 
 def _open(store: str | None) -> Any:
@@ -147,19 +161,13 @@ def portfolio_cmd(month: Annotated[str, typer.Option("--month", help="Month YYYY
     """Monthly recurring revenue by line kind, contracts and lines by status, renewals,
     cancellations, equipment."""
     from ledger.rules.dates import month_key, parse_month
-    from projections.export import ExportError, portfolio_report
+    from projections.export import portfolio_report
 
     try:
         month = month_key(parse_month(month))
     except ValueError as e:
         _fail(f"--month: {e}")
-    st = _open(store)
-    try:
-        data = portfolio_report(st, month)
-    except ExportError as e:
-        _fail(str(e))
-    finally:
-        st.close()
+    data = _read_report(store, portfolio_report, month)
     if json:
         _emit(data)
         return
@@ -185,15 +193,9 @@ def portfolio_cmd(month: Annotated[str, typer.Option("--month", help="Month YYYY
 @report_app.command("arrears")
 def arrears_cmd(store: StoreOpt = None, json: JsonOpt = False) -> None:
     """Aging buckets and every contract with a bill past due, oldest first."""
-    from projections.export import ExportError, arrears_report
+    from projections.export import arrears_report
 
-    st = _open(store)
-    try:
-        data = arrears_report(st)
-    except ExportError as e:
-        _fail(str(e))
-    finally:
-        st.close()
+    data = _read_report(store, arrears_report)
     if json:
         _emit(data)
         return
