@@ -192,6 +192,18 @@ class LedgerApplication(LedgerStoreApplication):
             raise CommandError("contract_id", f"unknown contract {contract_id!r}")
         return out
 
+    def load_history(self, contract_id: str) -> Contract:
+        """The contract replayed from its first event, without a snapshot: its state
+        holds the whole history (every charge, bill and payment), which views "as of"
+        an earlier date or about an old month need. `load` may return a state whose
+        snapshot left closed history out (bounded load time)."""
+        events = self.contract_events(contract_id)
+        contract: Contract | None = None
+        for e in events:
+            contract = e.mutate(contract)
+        assert contract is not None
+        return contract
+
     def contract_as_known_at(self, contract_id: str, known_at: datetime) -> Contract:
         """The contract as the ledger knew it at record time `known_at`."""
         events = self.contract_events(contract_id, known_at)
