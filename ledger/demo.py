@@ -145,7 +145,7 @@ def run_demo(ledger: Any, until: date, out: Console) -> None:
     from ledger.cli import event_record, print_history, print_status
 
     for cid in ledger.contract_ids():
-        state = ledger.load(cid).state
+        state = ledger.load_history(cid).state  # the bills below read the history
         print_status(views.status_view(state, until))
         table = Table("service month", "items", "total", title=f"{cid} bills by service month")
         months = sorted({x.service_month for x in state.charges})

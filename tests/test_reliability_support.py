@@ -123,10 +123,11 @@ def ledger_summary(store_url: str, env: dict[str, str] | None = None) -> dict[st
     with opened(store_url, env=env) as app:
         out: dict[str, Any] = {}
         for cid in app.contract_ids():
-            s = app.load(cid).state
+            compact = app.load(cid).state  # from the latest snapshot: status only
+            s = app.load_history(cid).state
             months = sorted({ch.service_month for ch in s.charges})
             out[cid] = {
-                "status": views.status_view(s, s.clock),
+                "status": views.status_view(compact, compact.clock),
                 "bills": {m: views.bill_view(s, date.fromisoformat(m + "-01"), s.clock)
                           for m in months},
                 "payments": sorted((str(p.amount), p.reference) for p in s.payments),

@@ -25,9 +25,10 @@ def _cli() -> Any:
 
 def load_record(ledger: Any, contract_id: str, as_of: str | None, known_at: str | None
                 ) -> tuple[Any, list[Any], date]:
-    """State, events and as-of date of a contract as recorded (by `known_at`)."""
+    """State (with its whole history), events and as-of date of a contract as
+    recorded (by `known_at`)."""
     cli = _cli()
-    state, day = cli.load_state(ledger, contract_id, as_of, known_at)
+    state, day = cli.load_state(ledger, contract_id, as_of, known_at, history=True)
     try:
         events = ledger.contract_events(
             contract_id, cli.parse_timestamp(known_at) if known_at else None)

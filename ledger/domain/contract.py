@@ -20,12 +20,19 @@ from ledger.domain import events as ev
 from ledger.domain.base import LedgerAggregate, LedgerEvent
 from ledger.domain.commands import CommandError
 from ledger.domain.snapshot import LedgerSnapshot
-from ledger.domain.state import ContractState, LineState
+from ledger.domain.state import (
+    ContractState,
+    LineState,
+    add_charge_run,
+    charge_id,
+    charge_number,
+)
 from ledger.rules.arrears import (
     OpenItem,
     allocate_oldest_first,
     arrears_since,
     arrears_suspension_date,
+    open_run_start,
     overdue_bills,
 )
 from ledger.rules.billing_start import ConfirmationWindow, confirmation_window
@@ -76,8 +83,28 @@ def contract_uuid(contract_id: str) -> UUID:
 class Contract(LedgerAggregate):
     state_model: ClassVar[type[ContractState]] = ContractState
     Snapshot = LedgerSnapshot
+    #: Version 2 of the state adds running totals and compact snapshots (see
+    #: `compact_state`); version 1 snapshots are upcast by `upcast_v1_v2`.
+    class_version: ClassVar[int] = 2
     if TYPE_CHECKING:  # set by ContractSigned.apply; not a constructor argument
         state: ContractState
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A version 1 snapshot holds the whole history and no running totals: derive
+        them from it (the state stays complete: `compacted_on` is None)."""
+        def total(items: list[dict[str, Any]], field: str) -> str:
+            return str(sum((Decimal(x[field]) for x in items), ZERO))
+
+        charges = state["charges"]
+        state["charge_count"] = len(charges)
+        state["charged_total"] = total(charges, "amount")
+        state["billed_total"] = total(state["bills"], "total")
+        state["paid_total"] = total(state["payments"], "amount")
+        months: dict[str, Any] = {}
+        for number, x in enumerate(charges, 1):
+            add_charge_run(months, x["service_month"], x["line_id"], number)
+        state["charge_months"] = months
 
     @property
     def chain_head(self) -> str:
@@ -153,6 +180,56 @@ class Contract(LedgerAggregate):
         if record and s.clock < target:
             self._emit(ev.ClockAdvanced, target, by_clock=True)
 
+    # -- snapshots ------------------------------------------------------------------
+    def compact_state(self) -> ContractState:
+        """The state a snapshot keeps (`LedgerSnapshot.take`): what deciding and
+        `status` as of the clock need, and the running totals. Its size depends on the
+        open items, not on the length of the history.
+
+        Left out (it stays in the events, see `LedgerApplication.load_history`):
+        charges already on a bill and every prepaid charge (the totals answer for
+        them, `charge_months` finds a month's items for a dispute, R13); payments
+        (`paid_total`); bills settled before the arrears run of every unpaid bill
+        began, which can never join an arrears period again (R6); rent postings of
+        months no fact can reach any more (`_rent_open_from`). Lines, terms,
+        suspensions and disputes are kept: they grow with events people cause, not
+        with time or usage."""
+        s = self.state
+        open_from = month_key(self._rent_open_from())
+        run_start = open_run_start(self._open_items())
+        return s.model_copy(update={
+            "charges": [x for x in s.charges
+                        if s.billing_mode == "postpaid" and x.bill_id is None],
+            "payments": [],
+            "bills": [b for b in s.bills if b.settled_on is None
+                      or (run_start is not None and b.settled_on >= run_start)],
+            "rent_posted": {k: p for k, p in s.rent_posted.items()
+                            if k.split("|")[1] >= open_from},
+            "rent_open_from": open_from,
+            "compacted_on": s.clock,
+        })
+
+    def compact(self) -> None:
+        """Leave the closed history out of the state in memory too, as a snapshot does:
+        deciding needs none of it, so a long-lived cache of contracts stays small
+        (views of the past then need `load_history`)."""
+        self.state = self.compact_state()
+
+    def _rent_open_from(self) -> date:
+        """The first service month whose rent can still change. A fact recorded from
+        now on takes effect on or after the clock (a tariff from a notified date,
+        R12; a suspension, reinstatement or termination on the day it fires or is
+        commanded, R5-R8, R10), except a billing start, which R2 may back-date to its
+        test report's T+5; facts recorded but not yet reconciled reach back as far as
+        `_rent_begin` looks."""
+        s = self.state
+        first = month_start(s.clock)
+        for ln in s.lines.values():
+            if ln.billing_start is None and ln.report_date is not None:
+                first = min(first, month_start(ln.report_date))
+        begin = self._rent_begin(s.clock)
+        return first if begin is None else min(first, begin)
+
     # -- the clock ------------------------------------------------------------------
     def _next_rule_date(self, after: date) -> date:
         s = self.state
@@ -177,7 +254,6 @@ class Contract(LedgerAggregate):
                 if (line.billing_start is None and line.decided_on is not None
                         and line.decided_on <= d):
                     self._activate(line, self._window(line).deemed_start, "deemed", d)
-            self._end_of_term(d)
             susp = s.open_suspension
             if susp is not None and cancellation_date(susp.start, s.policy) <= d:
                 self._emit(ev.ContractTerminated, d, by_clock=True,  # R8
@@ -188,6 +264,9 @@ class Contract(LedgerAggregate):
                     self._prepaid_month_end_check(d)
                 else:
                     self._arrears_check(d)
+            # After R5/R6/R8: a contract cancelled on the day its term would renew ends
+            # there (no renewal), and the month-end checks see the term that just ran.
+            self._end_of_term(d)
         if s.billing_mode == "prepaid":
             self._post_rent(d, d, by_clock=True)
         elif d.day == 1:
@@ -255,20 +334,34 @@ class Contract(LedgerAggregate):
 
     def _rent_months(self, horizon: date) -> list[date]:
         """Service months whose rent may differ from what was posted: months not yet
-        posted, and months touched by facts recorded after the last rent posting."""
+        posted, and months touched by facts recorded after the last rent posting.
+        Nothing is due after the termination's month (R10), and nothing was posted
+        after it either (rent is posted up to the clock's month at the latest)."""
+        terminated_on = self.state.terminated_on
+        if terminated_on is not None:
+            horizon = min(horizon, terminated_on)
+        begin = self._rent_begin(horizon)
+        return [] if begin is None else list(months_between(begin, horizon))
+
+    def _rent_begin(self, horizon: date) -> date | None:
+        """The first month of `_rent_months(horizon)`, or None if no line has started.
+        Never before `rent_open_from`: those months' postings are no longer held, and
+        posting them again would charge them twice."""
         s = self.state
         starts = [ln.billing_start for ln in s.lines.values()
                   if ln.billing_start is not None and ln.billing_start <= horizon]
         if not starts:
-            return []
+            return None
         first = month_start(min(starts))
+        if s.rent_open_from is not None:
+            first = max(first, parse_month(s.rent_open_from))
         begin = (next_month_start(parse_month(s.rent_posted_through))
                  if s.rent_posted_through else first)
         since = s.last_rent_version
         for ln in s.lines.values():
             if ln.billing_start and (ln.start_recorded_version or 0) > since:
                 begin = min(begin, month_start(ln.billing_start))
-            elif ln.billing_start and ln.billing_start <= horizon:
+            elif ln.billing_start and first <= ln.billing_start <= horizon:
                 # A start dated after the posting that followed its recording (a deemed
                 # start in the future, R2) is due from its start month on.
                 prefix = f"{ln.line_id}|{month_key(ln.billing_start)}|"
@@ -284,7 +377,7 @@ class Contract(LedgerAggregate):
                 begin = min(begin, month_start(x.end))
         if s.terminated_on and (s.termination_recorded_version or 0) > since:
             begin = min(begin, month_start(s.terminated_on))
-        return list(months_between(max(begin, first), horizon))
+        return max(begin, first)
 
     def _post_rent(self, horizon: date, on: date, by_clock: bool = False) -> None:
         """R3/R4/R7/R10/R12: post what is due up to `horizon`'s month and not yet posted.
@@ -298,11 +391,7 @@ class Contract(LedgerAggregate):
             return
         keys = {month_key(m) for m in months}
         due = rent_due(self._line_services(horizon), self._account(), months)
-        posted = {
-            (k.split("|")[0], k.split("|")[1], Decimal(k.split("|")[2])): Posted(
-                p.days, p.amount, p.service_from, p.service_to, p.days_in_month)
-            for k, p in s.rent_posted.items() if k.split("|")[1] in keys
-        }
+        posted = self._posted(keys)
         if s.is_terminated:
             why = ("R10", "Art.4.1")
         elif s.open_suspension is not None:
@@ -325,8 +414,23 @@ class Contract(LedgerAggregate):
                        amount=p.amount, rule=item.rule, clause=item.clause, formula=formula,
                        rent_key=f"{item.line_id}|{month_key(item.month)}|{fmt(item.rate)}")
 
+    def _posted(self, months: set[str]) -> dict[tuple[str, str, Decimal], Posted]:
+        """Rent posted so far for `months`, keyed as `rent_due` keys what is due."""
+        out = {}
+        for key, p in self.state.rent_posted.items():
+            line_id, month, rate = key.split("|")
+            if month in months:
+                out[(line_id, month, Decimal(rate))] = Posted(
+                    p.days, p.amount, p.service_from, p.service_to, p.days_in_month)
+        return out
+
     def _next_charge_id(self) -> str:
-        return f"{self.state.contract_id}/CH{len(self.state.charges) + 1:05d}"
+        return charge_id(self.state.contract_id, self.state.charge_count + 1)
+
+    def _is_charge(self, cid: str) -> bool:
+        """Whether `cid` names a charge posted on this contract (numbered 1, 2, ...)."""
+        number = charge_number(self.state.contract_id, cid)
+        return number is not None and 1 <= number <= self.state.charge_count
 
     def _issue_bill(self, d: date) -> None:
         """R4 (Art.4.3, Art.4.4): on the 1st, bill everything posted and not yet billed."""
@@ -345,13 +449,11 @@ class Contract(LedgerAggregate):
     # -- money questions (also used by views) -----------------------------------------
     def prepaid_balance(self) -> Decimal:
         s = self.state
-        return (sum((p.amount for p in s.payments), ZERO)
-                - sum((x.amount for x in s.charges), ZERO))
+        return s.paid_total - s.charged_total
 
     def postpaid_balance(self) -> Decimal:
         s = self.state
-        return (sum((p.amount for p in s.payments), ZERO)
-                - sum((b.total for b in s.bills), ZERO))
+        return s.paid_total - s.billed_total
 
     def _open_items(self) -> list[OpenItem]:
         return [OpenItem(b.bill_id, b.due_on, b.settled_on) for b in self.state.bills]
@@ -441,11 +543,7 @@ class Contract(LedgerAggregate):
         months = [month_start(d)]
         keys = {month_key(d)}
         due = rent_due(self._line_services(d), self._account(reinstate_on=d), months)
-        posted = {
-            (k.split("|")[0], k.split("|")[1], Decimal(k.split("|")[2])): Posted(
-                p.days, p.amount, p.service_from, p.service_to, p.days_in_month)
-            for k, p in s.rent_posted.items() if k.split("|")[1] in keys
-        }
+        posted = self._posted(keys)
         needed = sum((p.amount for p in rent_postings(due, posted, keys)), ZERO)
         if self.prepaid_balance() >= needed:
             self._emit(ev.Reinstated, d, reinstated_on=d,
@@ -543,8 +641,10 @@ class Contract(LedgerAggregate):
         if cmd.month > month_key(cmd.at):
             raise CommandError("month", f"{cmd.month} is after the dispute's date {cmd.at}; "
                                         "only charged months can be questioned")
-        items = [x.charge_id for x in s.charges if x.service_month == cmd.month
-                 and (cmd.line_id is None or x.line_id == cmd.line_id)]
+        items = [charge_id(s.contract_id, n)
+                 for line_id, first, last in s.charge_months.get(cmd.month, [])
+                 if cmd.line_id is None or line_id == cmd.line_id
+                 for n in range(first, last + 1)]
         dispute_id = f"{s.contract_id}/D{len(s.disputes) + 1:04d}"  # finds the contract
         self._emit(ev.DisputeOpened, cmd.at, dispute_id=dispute_id, month=cmd.month,
                    line_id=cmd.line_id, question=cmd.question, charge_ids=items)
@@ -561,9 +661,8 @@ class Contract(LedgerAggregate):
         if dispute.resolved_on is not None:
             raise CommandError("dispute_id", f"dispute {cmd.dispute_id} was already resolved "
                                              f"on {dispute.resolved_on} ({dispute.outcome})")
-        known = {x.charge_id for x in s.charges}
         for i, cid in enumerate(cmd.charge_ids):
-            if cid not in known:
+            if not self._is_charge(cid):
                 raise CommandError(f"charge_ids.{i}", f"unknown charge {cid!r} in contract "
                                                       f"{s.contract_id}")
         corrects = list(cmd.charge_ids) or list(dispute.charge_ids)

@@ -32,6 +32,7 @@ from ledger.domain.state import (
     SuspensionState,
     TerminationReason,
     TermState,
+    add_charge_run,
 )
 from ledger.rules.policy import Policy
 
@@ -177,6 +178,10 @@ class ChargePosted(ContractEvent):
     dispute_id: str | None = None
 
     def evolve(self, state: ContractState) -> None:
+        state.charge_count += 1
+        state.charged_total += self.amount
+        add_charge_run(state.charge_months, self.service_month, self.line_id,
+                       state.charge_count)
         state.charges.append(ChargeState(
             charge_id=self.charge_id, kind=self.kind, line_id=self.line_id,
             service_month=self.service_month, service_from=self.service_from,
@@ -219,6 +224,7 @@ class BillIssued(ContractEvent):
             if charge.charge_id in ids:
                 charge.bill_id = self.bill_id
         settled = self.credit_applied >= self.total
+        state.billed_total += self.total
         state.credit -= self.credit_applied
         if self.total < 0:  # a credit bill (adjustments): the surplus becomes credit
             state.credit += -self.total
@@ -265,6 +271,7 @@ class PaymentReceived(ContractEvent):
             if bill.paid >= bill.total and bill.settled_on is None:
                 bill.settled_on = self.business_date
         state.credit += self.credit
+        state.paid_total += self.amount
         state.payments.append(PaymentState(
             received_on=self.business_date, amount=self.amount, reference=self.reference,
             allocations=[AllocationState(bill_id=a.bill_id, amount=a.amount)

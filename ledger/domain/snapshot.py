@@ -17,6 +17,11 @@ back to the application's ``snapshot_class``), and automatic snapshots are
 taken for the aggregate classes listed in the application's
 ``snapshotting_intervals`` (``{AggregateClass: N}``: after every Nth version).
 
+An aggregate may keep less in its snapshot than in memory: if it defines
+``compact_state()``, the snapshot stores that model instead of ``state`` (a
+contract leaves its closed history out, see `Contract.compact_state`), so
+loading time depends on what is still open, not on the length of the history.
+
 Aggregate versioning works like the library's: if the aggregate class has
 ``class_version`` N > 1, it is stored in the state dict under
 ``"class_version"``, and loading older state calls the aggregate class's static
@@ -70,7 +75,9 @@ class LedgerSnapshot(BaseModel, CanSnapshotAggregate[UUID]):
         if not isinstance(aggregate.state, state_model):
             msg = f"{type(aggregate).__qualname__}.state is not a {state_model.__qualname__}"
             raise TypeError(msg)
-        state = aggregate.state.model_dump(mode="json")
+        compact = getattr(aggregate, "compact_state", None)
+        kept = compact() if compact is not None else aggregate.state
+        state = kept.model_dump(mode="json")
         class_version: int = getattr(type(aggregate), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
@@ -90,12 +97,14 @@ class LedgerSnapshot(BaseModel, CanSnapshotAggregate[UUID]):
         state = self.state
         from_version: int = state.get("class_version", 1)
         to_version: int = getattr(agg_cls, "class_version", 1)
-        if "class_version" in state or from_version < to_version:
+        if from_version < to_version:
             # Upcasters mutate in place: never touch the (frozen) snapshot's dict.
             state = copy.deepcopy(state)
             state.pop("class_version", None)
             for v in range(from_version, to_version):
                 getattr(agg_cls, f"upcast_v{v}_v{v + 1}")(state)
+        elif "class_version" in state:  # validation only reads it: a shallow copy will do
+            state = {k: v for k, v in state.items() if k != "class_version"}
         aggregate = object.__new__(agg_cls)
         object.__setattr__(
             aggregate,

@@ -3,6 +3,15 @@
 Keeping the whole state in one typed model means a snapshot restores every
 attribute with its type, and the read-side views (`ledger.domain.views`) are
 pure functions of (state, as_of date).
+
+Replayed from event 1 the state holds the whole history (every charge, bill and
+payment). Running totals and counters (`paid_total`, `charge_count`, ...) let
+decisions and `status` work without summing that history, so a snapshot keeps
+only the part still needed to decide (`Contract.compact_state`): unbilled
+charges, bills that can still count towards arrears (R6), rent postings of months
+that can still be reconciled (R3/R7/R10/R12), plus the totals. Such a state says
+so in `compacted_on`; views that need the closed part refuse it
+(`views.HistoryNeeded`) and callers read `LedgerApplication.load_history`.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ledger.rules.money import ZERO
 from ledger.rules.policy import Policy
 
 LineKind = Literal["internet", "circuit", "ipvpn"]
@@ -20,6 +30,8 @@ BillingMode = Literal["prepaid", "postpaid"]
 ChargeKind = Literal["prorated", "monthly", "overage", "compensation", "adjustment"]
 TerminationReason = Literal["expiry", "breach", "mutual", "cancellation"]
 RENT_KINDS = frozenset({"prorated", "monthly"})
+#: Consecutive charge numbers of one service month and line: (line_id, first, last).
+ChargeRun = tuple[str | None, int, int]
 
 
 class FeeStepState(BaseModel):
@@ -176,6 +188,21 @@ class ContractState(BaseModel):
     last_rent_version: int = 0
     head_hash: str = ""  # hash of the last event (tamper-evidence chain)
     disputes: list[DisputeState] = Field(default_factory=list)  # R13
+    # Running totals over the whole history (R1: exact sums of the recorded amounts),
+    # so deciding and `status` never sum lists a compact state no longer holds.
+    charge_count: int = 0  # charge n is `charge_id(contract_id, n)`
+    charged_total: Decimal = ZERO  # every charge posted (prepaid: deducted)
+    billed_total: Decimal = ZERO  # every postpaid bill's total
+    paid_total: Decimal = ZERO  # every payment received
+    # R13: which charges each service month holds, as runs of charge numbers per line,
+    # so a dispute about any month finds its items without the closed history.
+    charge_months: dict[str, list[ChargeRun]] = Field(default_factory=dict)
+    # Set when closed history was left out (the clock then): views as of an earlier
+    # date, and views of past bills, need the history (`views.HistoryNeeded`).
+    compacted_on: date | None = None
+    # Rent of service months before this one can no longer change and is no longer
+    # held in `rent_posted`; rent is never posted for them again.
+    rent_open_from: str | None = None
 
     @property
     def term(self) -> TermState:
@@ -190,3 +217,27 @@ class ContractState(BaseModel):
     @property
     def is_terminated(self) -> bool:
         return self.terminated_on is not None
+
+
+def charge_id(contract_id: str, number: int) -> str:
+    """The id of a contract's `number`th charge (`REF-2025/CH00005`)."""
+    return f"{contract_id}/CH{number:05d}"
+
+
+def charge_number(contract_id: str, cid: str) -> int | None:
+    """The number of `cid` if it is a charge id of this contract (`charge_id`), else None."""
+    prefix = f"{contract_id}/CH"
+    tail = cid[len(prefix):] if cid.startswith(prefix) else ""
+    if not (tail.isascii() and tail.isdigit()) or charge_id(contract_id, int(tail)) != cid:
+        return None
+    return int(tail)
+
+
+def add_charge_run(months: dict[str, list[ChargeRun]], month: str, line_id: str | None,
+                   number: int) -> None:
+    """Record charge `number` (the next one) under its service month and line."""
+    runs = months.setdefault(month, [])
+    if runs and runs[-1][0] == line_id and runs[-1][2] == number - 1:
+        runs[-1] = (line_id, runs[-1][1], number)
+    else:
+        runs.append((line_id, number, number))

@@ -3,6 +3,13 @@
 "As of D" means everything effective on or before business date D, D's
 commands included: a back-dated deemed start counts from its start date.
 Money leaves here as strings with two decimals, dates as ISO strings.
+
+A state loaded from a snapshot may be compact (`ContractState.compacted_on`):
+closed history was left out. It answers `status` as of its clock or any date
+since `compacted_on` from running totals, in time that does not grow with the
+history; a view it cannot answer exactly raises `HistoryNeeded`, never a figure
+from incomplete data. The caller then reads the full state
+(`LedgerApplication.load_history`); `needs_history` says so in advance.
 """
 
 from __future__ import annotations
@@ -16,6 +23,23 @@ from ledger.rules.arrears import OpenItem, arrears_since
 from ledger.rules.dates import month_key
 from ledger.rules.money import ZERO, fmt
 from ledger.rules.rent import FeeStep, fee_on
+
+
+class HistoryNeeded(LookupError):
+    """The view needs history a compact state left out: read `load_history`."""
+
+
+def needs_history(s: ContractState, as_of: date | None = None) -> bool:
+    """Whether `s` lacks history a view needs: any view of past bills (`as_of` None),
+    or a status as of a date before the state was compacted."""
+    return s.compacted_on is not None and (as_of is None or as_of < s.compacted_on)
+
+
+def _require(s: ContractState, as_of: date | None, what: str) -> None:
+    if needs_history(s, as_of):
+        when = "" if as_of is None else f" as of {as_of}"
+        raise HistoryNeeded(f"{what}{when} of contract {s.contract_id} needs its history "
+                            f"(the state loaded was compacted on {s.compacted_on})")
 
 
 def _iso(d: date | None) -> str | None:
@@ -69,15 +93,22 @@ def contract_status(s: ContractState, as_of: date) -> str:
 
 def balance(s: ContractState, as_of: date) -> Decimal:
     """Payments and credits minus billed charges (postpaid: bills issued; prepaid:
-    deductions made), as of the end of `as_of`. Negative: the customer owes."""
-    paid = sum((p.amount for p in s.payments if p.received_on <= as_of), ZERO)
+    deductions made), as of the end of `as_of`. Negative: the customer owes.
+
+    The running totals less what was recorded after `as_of`: every item dated after
+    `compacted_on` is still held, so this is exact as of any date since then."""
+    _require(s, as_of, "the balance")
+    paid = s.paid_total - sum((p.amount for p in s.payments if p.received_on > as_of), ZERO)
     if s.billing_mode == "prepaid":
-        return paid - sum((x.amount for x in s.charges if x.posted_on <= as_of), ZERO)
-    return paid - sum((b.total for b in s.bills if b.issued_on <= as_of), ZERO)
+        return paid - (s.charged_total
+                       - sum((x.amount for x in s.charges if x.posted_on > as_of), ZERO))
+    return paid - (s.billed_total - sum((b.total for b in s.bills if b.issued_on > as_of), ZERO))
 
 
 def unbilled(s: ContractState, as_of: date) -> Decimal:
-    """Postpaid charges posted but not on a bill issued by `as_of` (prepaid: 0.00)."""
+    """Postpaid charges posted but not on a bill issued by `as_of` (prepaid: 0.00).
+    A compact state holds every charge not yet billed when it was compacted."""
+    _require(s, as_of, "the unbilled amount")
     if s.billing_mode == "prepaid":
         return ZERO
     issued = {b.bill_id for b in s.bills if b.issued_on <= as_of}
@@ -86,7 +117,9 @@ def unbilled(s: ContractState, as_of: date) -> Decimal:
 
 
 def open_items(s: ContractState, as_of: date) -> list[OpenItem]:
-    """Bills issued by `as_of`, settled only if settled by then."""
+    """Bills issued by `as_of`, settled only if settled by then. A compact state
+    holds every bill that can still count towards arrears (R6)."""
+    _require(s, as_of, "arrears")
     return [OpenItem(b.bill_id, b.due_on,
                      b.settled_on if b.settled_on and b.settled_on <= as_of else None)
             for b in s.bills if b.issued_on <= as_of]
@@ -143,7 +176,8 @@ def charge_item(x: ChargeState) -> dict[str, Any]:
 
 def bill_view(s: ContractState, month: date, as_of: date) -> dict[str, Any]:
     """Every charge item whose service period lies in `month`, whenever it was posted
-    (up to `as_of`): the service-month view of a bill."""
+    (up to `as_of`): the service-month view of a bill. Needs the full history."""
+    _require(s, None, "a bill")
     key = month_key(month)
     items = [x for x in s.charges if x.service_month == key and x.posted_on <= as_of]
     issued = {b.bill_id for b in s.bills if b.issued_on <= as_of}
@@ -161,7 +195,9 @@ def bill_view(s: ContractState, month: date, as_of: date) -> dict[str, Any]:
 
 
 def bills_issued(s: ContractState, as_of: date) -> list[dict[str, Any]]:
-    """Issued postpaid bills (the issue-date view) and what was paid on them by `as_of`."""
+    """Issued postpaid bills (the issue-date view) and what was paid on them by `as_of`.
+    Needs the full history."""
+    _require(s, None, "the bills issued")
     out = []
     for b in s.bills:
         if b.issued_on > as_of:

@@ -49,6 +49,14 @@ def arrears_since(bills: Sequence[OpenItem], d: date) -> date | None:
     return start
 
 
+def open_run_start(bills: Sequence[OpenItem]) -> date | None:
+    """First day of the earliest arrears period an unpaid bill belongs to, on any day
+    from now on (None if every bill is paid). A bill settled before that day can
+    never join an arrears period again: later periods go back only through bills
+    that are unpaid now, or were settled on or after that day (R6)."""
+    return arrears_since(bills, _NEVER - timedelta(days=1))
+
+
 def arrears_suspension_date(since: date, suspension_month: int) -> date:
     """R6: the 1st of month `suspension_month`, counting `since`'s month as month 1."""
     return add_months(month_start(since), suspension_month - 1)
