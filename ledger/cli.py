@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -18,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ledger.batch import DEFAULT_CACHE
 from ledger.domain import views
 from ledger.domain.commands import CommandError, parse_command
 from ledger.domain.summary import summarize
@@ -99,14 +101,22 @@ def parse_timestamp(value: str) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def load_state(ledger: Any, contract_id: str, as_of: str | None, known_at: str | None
-               ) -> tuple[Any, date]:
-    """The contract state to read and the business date to read it as of."""
+def load_state(ledger: Any, contract_id: str, as_of: str | None, known_at: str | None,
+               history: bool = False) -> tuple[Any, date]:
+    """The contract state to read and the business date to read it as of.
+
+    `status` as of the clock reads the (possibly compact) state from the latest
+    snapshot; with `history` (past bills, explanations, reports), or as of a date
+    before that snapshot, the contract is replayed from its first event."""
     try:
         if known_at:
             contract = ledger.contract_as_known_at(contract_id, parse_timestamp(known_at))
+        elif history:
+            contract = ledger.load_history(contract_id)
         else:
             contract = ledger.load(contract_id)
+            if as_of and views.needs_history(contract.state, parse_date(as_of, "--as-of")):
+                contract = ledger.load_history(contract_id)
     except CommandError as e:
         fail(str(e))
     state = contract.state
@@ -139,6 +149,21 @@ def flush_batch(applier: Any) -> None:
         fail(str(e))
 
 
+@contextmanager
+def applying(applier: Any) -> Iterator[None]:
+    """Group commit for one CLI run: saved at the end, and at the first refused
+    command (exit 2) the ones before it are saved. GC tuned for bulk work."""
+    from ledger.batch import bulk_gc
+
+    with bulk_gc():
+        try:
+            yield
+        except typer.Exit:
+            flush_batch(applier)
+            raise
+        flush_batch(applier)
+
+
 @app.command()
 def apply(file: Annotated[str, typer.Argument(help="JSON Lines file of commands, - for stdin")],
           store: StoreOpt = None, json: JsonOpt = False,
@@ -148,28 +173,25 @@ def apply(file: Annotated[str, typer.Argument(help="JSON Lines file of commands,
                    "all-or-nothing")] = 500,
           cache: Annotated[int, typer.Option(
               "--cache", min=1, max=1_000_000,
-              help="Contracts kept in memory between batches (about 0.2 MB each); "
-                   "size it to the contracts the file touches")] = 10_000) -> None:
+              help="Contracts kept in memory between batches (compact: about 30 KB "
+                   "each); size it to the contracts the file touches")
+          ] = DEFAULT_CACHE) -> None:
     """Apply commands in order; stop at the first bad one (exit 2)."""
     from ledger.batch import BatchApplier
 
     ledger = open_app(store)
     applier = BatchApplier(ledger, batch, cache_size=cache)
     try:
-        try:
+        with applying(applier):
             for number, line in read_lines(file):
                 try:
                     raw = orjson.loads(line)
                 except orjson.JSONDecodeError as e:
                     fail(f"line {number}: invalid JSON: {e}")
                 try:
-                    applier.submit(parse_command(raw))
+                    applier.submit(parse_command(raw), label=f"line {number}")
                 except CommandError as e:
                     fail(f"line {number}: {e}")
-        except typer.Exit:
-            flush_batch(applier)  # the commands before the bad line are saved
-            raise
-        flush_batch(applier)
     finally:
         ledger.close()
     applied, duplicates, events = (applier.saved.applied, applier.saved.duplicates,
@@ -189,18 +211,22 @@ def advance(to: Annotated[str, typer.Option("--to", help="Business date YYYY-MM-
                 "--contract", help="Only this contract (default: all)")] = None,
             store: StoreOpt = None, json: JsonOpt = False) -> None:
     """Move contracts' clocks to a date, firing every time rule on the way."""
+    from ledger.batch import AdvanceClock, BatchApplier
+
     target = parse_date(to, "--to")
     ledger = open_app(store)
     results = []
     try:
         ids = [contract] if contract else ledger.contract_ids()
-        for cid in ids:
-            try:
-                outcome = ledger.advance(target, cid)
-            except CommandError as e:
-                fail(f"{cid}: {e}")
-            results.append({"contract_id": cid, "events": [type(e).__name__
-                                                           for e in outcome.events]})
+        applier = BatchApplier(ledger)  # month end: many contracts per transaction
+        with applying(applier):
+            for cid in ids:
+                try:
+                    outcome = applier.submit(AdvanceClock(cid, target), label=cid)
+                except CommandError as e:
+                    fail(f"{cid}: {e}")
+                results.append({"contract_id": cid, "events": [type(e).__name__
+                                                               for e in outcome.events]})
     finally:
         ledger.close()
     if json:
@@ -253,7 +279,7 @@ def bill(contract_id: str,
         fail(f"--month: {e}")
     ledger = open_app(store)
     try:
-        state, day = load_state(ledger, contract_id, as_of, as_known_at)
+        state, day = load_state(ledger, contract_id, as_of, as_known_at, history=True)
     finally:
         ledger.close()
     view = views.bill_view(state, first, day)

@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import generate_portfolio as gp  # noqa: E402
 
 from ledger.application import LedgerApplication  # noqa: E402
-from ledger.batch import BatchApplier  # noqa: E402
+from ledger.batch import DEFAULT_CACHE, BatchApplier, bulk_gc  # noqa: E402
 from ledger.domain import views  # noqa: E402
 from ledger.domain.commands import parse_command  # noqa: E402
 
@@ -149,11 +149,12 @@ def long_history_commands(target_events: int = 10_000) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- ingest
-def ingest(url: str, path: Path, batch: int) -> dict[str, Any]:
+def ingest(url: str, path: Path, batch: int, cache: int) -> dict[str, Any]:
+    """`ledger apply` in-process: parse + group commit (with its GC setting)."""
     app = LedgerApplication(url)
     try:
-        applier = BatchApplier(app, batch)
-        with timed() as t, path.open("rb") as f:
+        applier = BatchApplier(app, batch, cache_size=cache)
+        with timed() as t, bulk_gc(), path.open("rb") as f:
             for line in f:
                 applier.submit(parse_command(orjson.loads(line)))
             applier.flush()
@@ -187,12 +188,37 @@ def stored_rows(url: str) -> list[Any]:
         app.close()
 
 
-def library_insert_select(url: str, rows: list[Any], per_tx: int) -> dict[str, Any]:
+def library_app(url: str) -> Any:
+    """eventsourcing's own `Application` and recorder for `url` -- no append-only
+    triggers, no chain heads, one `execute` per inserted row -- with the ledger's
+    mapper, so stored events decode exactly as the ledger's do."""
+    from eventsourcing.application import Application
+
+    from ledger.store.config import store_env
+    from ledger.store.serialization import OrjsonTranscoder, PydanticMapper
+
+    class LibraryReference(Application[Any]):
+        name = "ledger"  # the same table names on PostgreSQL
+
+        def construct_transcoder(self) -> Any:
+            return OrjsonTranscoder()
+
+        def construct_mapper(self) -> Any:
+            return self.factory.mapper(transcoder=self.construct_transcoder(),
+                                       mapper_class=PydanticMapper)
+
+    return LibraryReference(env=store_env(url))
+
+
+def library_insert_select(url: str, save_url: str, rows: list[Any], per_tx: int
+                          ) -> dict[str, Any]:
     """eventsourcing's own recorder: insert the same StoredEvents in transactions of
-    `per_tx` events, then select them back and decode them with the ledger's mapper."""
+    `per_tx` events, then select them back and decode them with the ledger's mapper.
+    Also (into `save_url`) the library's `EventStore.put` of the same domain events,
+    decoded beforehand: mapper (pydantic dump + orjson) and insert, per transaction."""
     from eventsourcing.persistence import StoredEvent
 
-    app = LedgerApplication(url)
+    app = library_app(url)
     try:
         rec = app.recorder
         events = [StoredEvent(r.originator_id, r.originator_version, r.topic, r.state)
@@ -212,10 +238,48 @@ def library_insert_select(url: str, rows: list[Any], per_tx: int) -> dict[str, A
         with timed() as one:
             for e in fresh:
                 rec.insert_events([e])
-        return {"insert_events_per_s": ins.rate(len(events)), "insert_wall_s": ins.wall,
-                "insert_cpu_s": ins.cpu, "events_per_tx": per_tx,
-                "select_decode_events_per_s": sel.rate(n), "select_wall_s": sel.wall,
-                "one_event_per_tx_per_s": one.rate(len(fresh)), "one_per_tx_sample": len(fresh)}
+    finally:
+        app.close()
+    saver = library_app(save_url)
+    try:
+        save_wall = 0.0
+        for i in range(0, len(events), per_tx):
+            chunk = [saver.mapper.to_domain_event(e) for e in events[i:i + per_tx]]
+            gc.collect()
+            t0 = time.perf_counter()
+            saver.events.put(chunk)
+            save_wall += time.perf_counter() - t0
+    finally:
+        saver.close()
+    return {"insert_events_per_s": ins.rate(len(events)), "insert_wall_s": ins.wall,
+            "insert_cpu_s": ins.cpu, "events_per_tx": per_tx,
+            "save_events_per_s": len(events) / save_wall if save_wall else 0.0,
+            "select_decode_events_per_s": sel.rate(n), "select_wall_s": sel.wall,
+            "one_event_per_tx_per_s": one.rate(len(fresh)), "one_per_tx_sample": len(fresh)}
+
+
+def event_floor(url: str, rows: list[Any], per_tx: int) -> dict[str, Any]:
+    """The ledger's own floor for ingest, with no decisions at all: every stored event
+    built again from its fields (pydantic validation), chained (dump + SHA-256), mapped
+    and inserted with the ledger's recorder, `per_tx` per transaction, into `url`."""
+    from ledger.domain.base import LedgerEvent
+
+    app = LedgerApplication(url)
+    try:
+        fields = []
+        for r in rows:
+            e = app.mapper.to_domain_event(r)
+            if isinstance(e, LedgerEvent):
+                fields.append((type(e), {k: v for k, v in e.__dict__.items()
+                                         if k in type(e).model_fields and k != "hash"}))
+        with timed() as build:
+            built = [cls.chained(**f) for cls, f in fields]
+        with timed() as store:
+            for i in range(0, len(built), per_tx):
+                app.events.put(built[i:i + per_tx])
+        n = len(built)
+        return {"events": n, "build_chain_per_s": build.rate(n), "store_per_s": store.rate(n),
+                "events_per_s": n / (build.wall + store.wall)}
     finally:
         app.close()
 
@@ -405,9 +469,10 @@ def _aggregate_latencies(url: str, ids: list[str], month_of: Callable[[str], dat
             views.status_view(s, s.clock)
             status_ms.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
-            s = app.load(cid).state
+            s = app.load_history(cid).state  # a bill reads the contract's history
             views.bill_view(s, month_of(cid), s.clock)
             bill_ms.append((time.perf_counter() - t0) * 1000)
+            s = None  # freed here, not inside the next timed status query
         return {"status_p50_ms": pct(status_ms, 50), "status_p99_ms": pct(status_ms, 99),
                 "bill_p50_ms": pct(bill_ms, 50), "bill_p99_ms": pct(bill_ms, 99),
                 "samples": len(ids)}
@@ -460,13 +525,18 @@ def contract_versions(url: str) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- month end
 def month_end(url: str, to: date, limit: int | None = None) -> dict[str, Any]:
+    """`ledger advance --to`: every contract's clock moved, in batches (group commit)."""
+    from ledger.batch import AdvanceClock
+
     app = LedgerApplication(url)
     try:
         ids = app.contract_ids()[:limit]
         events = 0
-        with timed() as t:
+        with timed() as t, bulk_gc():
+            applier = BatchApplier(app)
             for cid in ids:
-                events += len(app.advance(to, cid, actor="bench").events)
+                events += len(applier.submit(AdvanceClock(cid, to, actor="bench")).events)
+            applier.flush()
         return {"contracts": len(ids), "events": events, "wall_s": t.wall, "cpu_s": t.cpu,
                 "contracts_per_s": t.rate(len(ids))}
     finally:
@@ -542,6 +612,15 @@ def rows_for_table(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add(f"ingest {store}: stored events/s", rows_per_s, "/s",
             "library insert_events/s", libs.get("insert_events_per_s"),
             ">= 0.5" if store == "sqlite" else "")
+        add(f"ingest {store}: stored events/s vs library save", rows_per_s, "/s",
+            "library EventStore.put/s", libs.get("save_events_per_s"))
+        if store == "sqlite":
+            ef = r.get("event_floor_sqlite", {})
+            add("ingest sqlite: stored events/s vs events built+stored, no decisions",
+                rows_per_s, "/s", "event floor/s", ef.get("events_per_s"))
+            add("event floor sqlite (build+chain, then map+insert): events/s",
+                ef.get("events_per_s"), "/s", "library insert_events/s",
+                libs.get("insert_events_per_s"))
         if store == "sqlite":
             add("ingest sqlite: stored events/s vs physical floor", rows_per_s, "/s",
                 "sqlite3 writes/s", floor.get("write_rows_per_s"))
@@ -561,6 +640,9 @@ def rows_for_table(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "sqlite3 read+decode/s", floor.get("read_decode_rows_per_s"))
         add("library insert sqlite: events/s", lib["insert_events_per_s"], "/s",
             "sqlite3 writes/s", floor.get("write_rows_per_s"))
+        add("library EventStore.put sqlite (mapper + insert): events/s",
+            lib.get("save_events_per_s"), "/s", "library insert_events/s",
+            lib["insert_events_per_s"])
     for hist in ("h100", "h10k"):
         q = r.get(f"queries_{hist}", {})
         for src in ("aggregate", "aggregate_cached", "projection"):
@@ -663,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", choices=sorted(gp.SIZES), default="small")
     p.add_argument("--seed", type=int, default=6)
     p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--cache", type=int, default=DEFAULT_CACHE,
+                   help="contracts kept in memory while ingesting (`ledger apply --cache`)")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/ledger-bench"))
     p.add_argument("--out", type=Path, default=ROOT / "docs",
                    help="directory for benchmarks.json and benchmarks.md")
@@ -682,14 +766,17 @@ def main(argv: list[str] | None = None) -> int:
 
     log("ingest sqlite ...")
     url = sqlite_url(a.workdir / f"ledger-{a.size}.db")
-    r["ingest_sqlite"] = ing = ingest(url, path, a.batch)
+    r["ingest_sqlite"] = ing = ingest(url, path, a.batch, a.cache)
     per_tx = max(1, round(ing["stored_rows"] / max(1, ing["transactions"])))
     rows = stored_rows(url)
 
     log("references sqlite ...")
     r["library_sqlite"] = library_insert_select(
-        sqlite_url(a.workdir / f"library-{a.size}.db"), rows, per_tx)
+        sqlite_url(a.workdir / f"library-{a.size}.db"),
+        sqlite_url(a.workdir / f"library-save-{a.size}.db"), rows, per_tx)
     r["physical_floor_sqlite"] = physical_floor(a.workdir / f"floor-{a.size}.db", rows)
+    r["event_floor_sqlite"] = event_floor(
+        sqlite_url(a.workdir / f"event-floor-{a.size}.db"), rows, per_tx)
     r["library_one_event_per_tx_sqlite"] = library_one_event_projection(
         url, min(ONE_PER_TX_SAMPLE, len(rows)))
 
@@ -698,13 +785,15 @@ def main(argv: list[str] | None = None) -> int:
         if pgu:
             try:
                 log("ingest postgres ...")
-                r["ingest_postgres"] = ing_pg = ingest(pgu, path, a.batch)
-                lib_pg = pg_url(a.size + "_lib")
-                if lib_pg:
+                r["ingest_postgres"] = ing_pg = ingest(pgu, path, a.batch, a.cache)
+                lib_pg, save_pg = pg_url(a.size + "_lib"), pg_url(a.size + "_save")
+                if lib_pg and save_pg:
                     r["library_postgres"] = library_insert_select(
-                        lib_pg, rows, max(1, round(ing_pg["stored_rows"] /
-                                                   max(1, ing_pg["transactions"]))))
-                    drop_pg(lib_pg)
+                        lib_pg, save_pg, rows, max(1, round(ing_pg["stored_rows"] /
+                                                            max(1, ing_pg["transactions"]))))
+                for u in (lib_pg, save_pg):
+                    if u:
+                        drop_pg(u)
                 r["library_projection_runner_postgres"] = library_projection_runner_pg(
                     pgu, min(ONE_PER_TX_SAMPLE, len(rows)))
             finally:

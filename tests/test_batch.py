@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,17 @@ def test_same_id_in_one_batch_is_a_duplicate_or_refused(sqlite_url: str) -> None
             b.submit(parse_command(other))
         b.flush()
         assert (b.saved.applied, b.saved.duplicates) == (1, 1)
-        with pytest.raises(CommandError, match="different sign_contract command"):
-            BatchApplier(app, 10).submit(parse_command(other))
+        # A reused id found in the store: refused when the batch is saved (the receipt
+        # id is unique), naming the command by its label; nothing of it is written.
+        later = BatchApplier(app, 10)
+        later.submit(parse_command(_sign("F")), label="line 1")
+        later.submit(parse_command(other), label="line 2")
+        with pytest.raises(CommandError, match=r"^line 2: command_id: 'C-sign' was already "
+                                               r"used for a different sign_contract command"):
+            later.flush()
+        assert (later.saved.applied, later.saved.duplicates) == (1, 0)
+        with pytest.raises(CommandError, match="unknown contract 'D'"):
+            app.load("D")
 
 
 def test_a_cached_contract_written_by_another_process_is_decided_again(
@@ -144,8 +154,7 @@ def test_a_cached_contract_written_by_another_process_is_decided_again(
         app2.execute(parse_command(other))  # ... and stale
         b.submit(parse_command(mine[0]))
         b.submit(parse_command(mine[1]))  # the stale copy accepts this confirmation ...
-        with pytest.raises(CommandError, match=r"command E-4 \(decided again after a "
-                                               r"concurrency conflict\): .*already confirmed"):
+        with pytest.raises(CommandError, match=r"^command E-4: line_id: .*already confirmed"):
             b.flush()  # ... the save collides, the batch is decided again on fresh state
         assert app.conflicts_retried >= 1
     one = f"sqlite:///{tmp_path / 'serial.db'}"
@@ -179,3 +188,32 @@ def test_a_refusal_by_a_stale_cached_copy_is_checked_against_the_store(
     one = f"sqlite:///{tmp_path / 'serial.db'}"
     serial(one, [*first, other, mine])
     assert contents(sqlite_url) == contents(one)
+
+
+def test_month_end_in_batches_records_what_one_contract_per_transaction_records(
+        store_url: str, tmp_path: Path) -> None:
+    cmds = portfolio(6)
+    one = f"sqlite:///{tmp_path / 'serial.db'}"
+    batched(store_url, cmds, 100)
+    batched(one, cmds, 100)
+    r = RUNNER.invoke(__import__("ledger.cli").cli.app,
+                      ["advance", "--to", "2026-12-31", "--store", store_url, "--json"])
+    assert r.exit_code == 0, r.output
+    moved = json.loads(r.stdout)["contracts"]
+    with opened(one) as app:
+        ids = app.contract_ids()
+        serial_events = {cid: [type(e).__name__
+                               for e in app.advance(date(2026, 12, 31), cid).events]
+                         for cid in ids}
+    assert {m["contract_id"]: m["events"] for m in moved} == serial_events
+    assert sum(len(v) for v in serial_events.values()) > len(ids)  # bills, renewals, ...
+
+    def clock_moves_unnamed(url: str) -> list[Any]:  # each clock move has a random id
+        return [(k, {**e, "command_id": "advance"} if e["command_id"].startswith("advance-")
+                 else e) for k, e in contents(url)]
+
+    assert clock_moves_unnamed(store_url) == clock_moves_unnamed(one)
+    again = RUNNER.invoke(__import__("ledger.cli").cli.app,
+                          ["advance", "--to", "2026-12-31", "--store", store_url, "--json"])
+    assert all(m["events"] == [] for m in json.loads(again.stdout)["contracts"])
+    assert clock_moves_unnamed(store_url) == clock_moves_unnamed(one)

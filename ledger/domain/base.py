@@ -24,6 +24,7 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
+from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict
 
 
@@ -52,12 +53,35 @@ class LedgerEvent(DomainEvent, CanMutateAggregate[UUID]):
         field but `hash`, as canonical JSON). Tamper evidence: see `ledger verify`."""
         return _digest(self.prev_hash, self.model_dump(mode="json", exclude={"hash"}))
 
-    def sealed(self, prev_hash: str) -> LedgerEvent:
-        """This event chained to `prev_hash`, with its own hash filled in (one copy)."""
-        body = self.model_dump(mode="json", exclude={"hash"})
-        body["prev_hash"] = prev_hash
-        return self.model_copy(update={"prev_hash": prev_hash,
-                                       "hash": _digest(prev_hash, body)})
+    @classmethod
+    def chained(cls, **fields: Any) -> Any:
+        """A new event, validated, with `hash` computed over its content and the
+        `prev_hash` given (the chain's head): construction in one step for the
+        caller; `hash` is filled in before anyone else sees the event.
+
+        The JSON-mode dump made for the hash is kept with the event, so the mapper
+        stores it without dumping the event a second time."""
+        event = cls(**fields)
+        body = event.model_dump(mode="json")
+        digest = _digest(event.prev_hash, {k: v for k, v in body.items() if k != "hash"})
+        body["hash"] = digest  # in its field's place: stored bytes keep the field order
+        # Set in __dict__ (fields live there), so no second validated copy is made.
+        # The dump is not a field (not dumped, not compared by ==).
+        event.__dict__["hash"] = digest
+        event.__dict__[_SEALED_JSON] = (id(event), body)
+        return event
+
+    def json_dump(self) -> dict[str, Any]:
+        """`model_dump(mode="json")`, from the sealing dump when this object made it (a
+        copy of a sealed event does not reuse it: its fields may differ)."""
+        kept = self.__dict__.get(_SEALED_JSON)
+        if kept is not None and kept[0] == id(self):
+            return dict(kept[1])
+        return self.model_dump(mode="json")
+
+
+#: where `sealed` keeps its JSON-mode dump in the event's __dict__
+_SEALED_JSON = "_sealed_json"
 
 
 def _digest(prev_hash: str, body: dict[str, object]) -> str:
@@ -89,18 +113,22 @@ class LedgerAggregate(BaseAggregate[UUID]):
 
     @classmethod
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
-        aggregate = super()._create(event_class, id=id, **kwargs)
-        aggregate._seal_last()
+        """The library's `_create`, with the created event chained (prev_hash "")."""
+        assert isinstance(id, UUID), "ledger aggregates have ids derived from their key"
+        event = event_class.chained(
+            originator_topic=get_topic(cls), originator_id=id,
+            originator_version=cls.INITIAL_VERSION, timestamp=event_class.create_timestamp(),
+            prev_hash="", **kwargs)
+        aggregate = event.mutate(None)
+        aggregate._set_chain_head(event.hash)
+        aggregate.pending_events.append(event)
         return aggregate
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
-        super().trigger_event(event_class, **kwargs)
-        self._seal_last()
-
-    def _seal_last(self) -> None:
-        pending = self._pending_events
-        event = pending[-1]
-        assert isinstance(event, LedgerEvent) and not event.hash
-        sealed = event.sealed(self.chain_head)
-        pending[-1] = sealed
-        self._set_chain_head(sealed.hash)
+        """The library's `trigger_event`, with the new event chained to the head."""
+        event = event_class.chained(
+            originator_id=self.id, originator_version=self.version + 1,
+            timestamp=event_class.create_timestamp(), prev_hash=self.chain_head, **kwargs)
+        event.mutate(self)
+        self._set_chain_head(event.hash)
+        self._pending_events.append(event)

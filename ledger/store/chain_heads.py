@@ -60,7 +60,7 @@ class SQLiteChainHeadRecorder(SQLiteApplicationRecorder):
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
+        ids = self._insert_rows(c, stored_events)
         for oid, version, digest in batch_heads(stored_events):
             c.execute(
                 f"INSERT INTO {SQLITE_HEADS_TABLE} VALUES (?,?,?) ON CONFLICT(originator_id) "
@@ -69,6 +69,22 @@ class SQLiteChainHeadRecorder(SQLiteApplicationRecorder):
                 f"WHERE excluded.originator_version > {SQLITE_HEADS_TABLE}.originator_version",
                 (oid.hex if isinstance(oid, UUID) else oid, version, digest))
         return ids
+
+    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
+                     ) -> list[int]:
+        """The library inserts one `execute` per row; one `executemany` does the same
+        inside the same write transaction. The notification ids are the rowids SQLite
+        gave: consecutive (the writer holds the database's write lock, and rowids of
+        a table without AUTOINCREMENT grow from the largest), ending at
+        `last_insert_rowid()`."""
+        if not stored_events:
+            return []
+        c.executemany(self.insert_events_statement, [
+            (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+             s.originator_version, s.topic, s.state) for s in stored_events])
+        c.execute("SELECT last_insert_rowid()")
+        last = int(c.fetchone()[0])
+        return list(range(last - len(stored_events) + 1, last + 1))
 
     def select_chain_heads(self) -> list[ChainHead]:
         with self.datastore.transaction(commit=False) as c:

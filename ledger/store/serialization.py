@@ -101,7 +101,13 @@ class PydanticMapper(Mapper[UUID]):
         if not isinstance(domain_event, BaseModel):
             msg = f"PydanticMapper can only store pydantic models, got {type(domain_event)!r}"
             raise TypeError(msg)
-        state = domain_event.model_dump(mode="json", exclude=_ID_FIELDS)
+        json_dump = getattr(domain_event, "json_dump", None)  # ledger events: no re-dump
+        if json_dump is not None:
+            state = json_dump()
+            for name in _ID_FIELDS:
+                del state[name]
+        else:
+            state = domain_event.model_dump(mode="json", exclude=_ID_FIELDS)
         class_version: int = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
