@@ -58,8 +58,7 @@ class ContractEvent(LedgerEvent):
         if self.business_date > state.clock:
             state.clock = self.business_date
         self.evolve(state)
-        if self.hash:  # empty while triggering: `_seal_last` sets the head from the
-            state.head_hash = self.hash  # previous head, so don't clear it here
+        state.head_hash = self.hash  # events are chained when made (`LedgerEvent.chained`)
 
     def evolve(self, state: ContractState) -> None:
         """Apply this fact to the state (no decisions here)."""
