@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from projections.runner import DEFAULT_BATCH_SIZE
+from projections.runner import DEFAULT_BATCH_SIZE, REBUILD_BATCH_SIZE
 from projections.runner import Progress as BatchProgress
 
 projections_app = typer.Typer(no_args_is_help=True, help="Read models: status, catch-up, rebuild.")
@@ -132,7 +132,11 @@ def catch_up_cmd(name: NameArg = None, store: StoreOpt = None,
 
 @projections_app.command("rebuild")
 def rebuild_cmd(name: NameArg = None, store: StoreOpt = None,
-                batch_size: BatchOpt = DEFAULT_BATCH_SIZE) -> None:
+                batch_size: BatchOpt = REBUILD_BATCH_SIZE,
+                workers: Annotated[int | None, typer.Option(
+                    "--workers", min=1, max=64,
+                    help="Processes sharing the contracts out (default: one per CPU, up to "
+                         "4, for logs of 20,000 notifications or more).")] = None) -> None:
     """Rebuild from event 1 into new tables, then swap them in (readers keep the old
     tables until the new ones are complete)."""
     from projections.runner import rebuild
@@ -141,15 +145,18 @@ def rebuild_cmd(name: NameArg = None, store: StoreOpt = None,
     st = _open(store)
     try:
         head = st.head()
+        # Redrawn by each batch, not by a refresh thread: a rebuild forks its workers
+        # only from a process without other threads.
         with Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err) as bar:
+                      TimeRemainingColumn(), console=err, auto_refresh=False) as bar:
             task = bar.add_task("rebuild", total=head or 1)
 
             def advance(p: BatchProgress) -> None:
-                bar.update(task, completed=p.position, total=p.head)
+                bar.update(task, completed=p.position, total=p.head, refresh=True)
 
-            read = rebuild(st, names, batch_size=batch_size, on_batch=advance)
-            bar.update(task, completed=head or 1)
+            read = rebuild(st, names, batch_size=batch_size, on_batch=advance,
+                           workers=workers)
+            bar.update(task, completed=head or 1, refresh=True)
     finally:
         st.close()
     out.print(f"rebuilt {', '.join(names or ['all projections'])} from {read} notification(s)")

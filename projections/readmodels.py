@@ -1,41 +1,45 @@
-"""The read models: which rows each one keeps, and how an event marks them for rewriting.
+"""The read models: their tables, and how a batch's rows are computed from the facts.
 
-A read model never decides anything. The runner folds every contract event into
-that contract's `ContractState` with the event's own `apply` (the same code the
-aggregate uses), so a row is always derived from the state the events produced,
-and values that need rules (status, balance, unbilled, arrears) come from the
-pure functions in `ledger.domain.views` / `ledger.rules`. Every row is "as of"
-the contract's business clock (the latest business date of its events, moved by
+A read model never decides anything. The runner folds every contract event into that
+contract's `ContractFacts` (`projections.facts`: the facts the rows need, folded from
+the stored events' JSON), and the fold tells the batch (`Batch`) which rows the event
+touched. At the end of a batch each model writes exactly those rows, computed from
+the facts as they stand then -- so a row is a pure function of the events up to the
+tracking position, never an accumulation of increments. Every row is "as of" the
+contract's business clock (the latest business date of its events, moved by
 `ClockAdvanced`): projections never read the wall clock.
 
-Per batch, `observe` notes which rows an event touched; `write` rewrites exactly
-those rows from the contract's state at the end of the batch. Writes are
-state-derived upserts, so a row never accumulates increments.
+Rows are tuples in column order with store-neutral values: text, int, bool, and ISO
+text for dates, record times, money ("1266.67", from integer fen) and JSON. The
+writer (`projections.runner.Writer`) has PostgreSQL cast them to its column types.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from ledger.domain import views
-from ledger.domain.base import LedgerEvent
-from ledger.domain.events import BillIssued, ChargePosted, PaymentReceived
-from ledger.domain.state import RENT_KINDS, ContractState
-from ledger.domain.summary import summarize
-from ledger.rules.arrears import overdue_bills
-from ledger.rules.dates import month_end, month_key, months_between, parse_month
-from ledger.rules.money import ZERO
-from ledger.rules.rent import FeeStep, fee_on
+import orjson
+
+from ledger.domain.summary import summarize_fields
+from ledger.rules.dates import parse_month
+from ledger.rules.rent import fee_on
+from projections.facts import (
+    ContractFacts,
+    Fields,
+    OpenBill,
+    fen_text,
+    money_text,
+    rate_text,
+)
 from projections.schema import Col, Table
+from projections.source import ContractEntry
 
 LINE_KINDS = ("internet", "circuit", "ipvpn")
 #: Aging buckets of the oldest unpaid bill's days past due: (label, lowest day count).
 AGING_BUCKETS = (("90+", 91), ("61-90", 61), ("31-60", 31), ("1-30", 1), ("current", 0))
+Row = tuple[Any, ...]
 
 
 def aging_bucket(days_past_due: int) -> str:
@@ -43,21 +47,72 @@ def aging_bucket(days_past_due: int) -> str:
     return next(label for label, low in AGING_BUCKETS if days_past_due >= low)
 
 
+def _iso(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
 class Writer(Protocol):
-    def upsert(self, table: Table, rows: Iterable[dict[str, Any]]) -> None: ...
-    def insert_new(self, table: Table, rows: Iterable[dict[str, Any]]) -> None: ...
-    def delete(self, table: Table, column: str, values: Iterable[Any]) -> None: ...
+    def upsert(self, table: Table, rows: list[Row]) -> None: ...
+    def insert_new(self, table: Table, rows: list[Row]) -> None: ...
+    def set_bill_ids(self, rows: list[tuple[str, str, str]]) -> None: ...
 
 
-@dataclass
 class Batch:
-    """What one batch of events touched, for one read model."""
+    """What one batch of events touched; the fold reports to it (`facts.Changes`).
 
-    contracts: dict[str, ContractState] = field(default_factory=dict)
-    charges: set[tuple[str, str]] = field(default_factory=set)
-    bills: set[tuple[str, str]] = field(default_factory=set)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    versions: dict[str, int] = field(default_factory=dict)  # contract -> last version seen
+    Live catch-up marks what each event touched. A rebuild (`deferred`) marks nothing:
+    it writes every row of every contract once, at its end (or when a contract leaves
+    the runner's memory), and only what can never be computed again on the way --
+    audit rows, charge items, the final row of a bill that settled."""
+
+    def __init__(self, deferred: bool = False) -> None:
+        self.deferred = deferred
+        self.contracts: dict[str, ContractFacts] = {}  # rows of these are rewritten
+        self.everything: set[str] = set()  # ... all of them, every month and bill
+        self.audit: list[Row] = []
+        self.charges: dict[tuple[str, str], list[Any]] = {}  # new charge items
+        self.billed_earlier: list[tuple[str, str, str]] = []  # (bill, contract, charge)
+        self.service_months: set[tuple[str, str]] = set()
+        self.bills: dict[str, tuple[str, OpenBill]] = {}
+        self.portfolio: dict[str, date] = {}  # contract -> first day whose month changed
+
+    def rewrite(self, facts: ContractFacts) -> None:
+        """Write every row of this contract with this batch (a rebuild's end, or the
+        contract leaving memory during one)."""
+        self.contracts[facts.contract_id] = facts
+        self.everything.add(facts.contract_id)
+
+    # ---------------------------------------------------------------- facts.Changes
+
+    def charge(self, facts: ContractFacts, f: Fields, rent: bool) -> None:
+        cid = facts.contract_id
+        self.charges[(cid, f["charge_id"])] = charge_row(cid, f)
+        if not self.deferred:
+            self.service_month(facts, f["service_month"])
+            if rent:
+                self.portfolio_from(facts, parse_month(f["service_month"]))
+
+    def billed(self, facts: ContractFacts, charge_id: str, bill_id: str) -> None:
+        row = self.charges.get((facts.contract_id, charge_id))
+        if row is not None:
+            row[_CHARGE_BILL_ID] = bill_id
+        else:
+            self.billed_earlier.append((bill_id, facts.contract_id, charge_id))
+
+    def service_month(self, facts: ContractFacts, month: str) -> None:
+        if not self.deferred:
+            self.service_months.add((facts.contract_id, month))
+
+    def bill(self, facts: ContractFacts, bill: OpenBill) -> None:
+        if bill.settled_on is not None or not self.deferred:  # a settled bill is final
+            self.bills[bill.bill_id] = (facts.contract_id, bill)
+
+    def portfolio_from(self, facts: ContractFacts, first: date) -> None:
+        if not self.deferred:
+            cid = facts.contract_id
+            before = self.portfolio.get(cid)
+            if before is None or first < before:
+                self.portfolio[cid] = first
 
 
 class ReadModel(ABC):
@@ -65,14 +120,10 @@ class ReadModel(ABC):
     doc: str
     tables: tuple[Table, ...]
 
-    def observe(self, batch: Batch, event: LedgerEvent, state: ContractState,
-                notification_id: int) -> None:
-        batch.contracts[state.contract_id] = state
-        batch.versions[state.contract_id] = event.originator_version
-
     @abstractmethod
-    def write(self, batch: Batch, w: Writer) -> None:
-        """Write the rows this batch changed (one transaction, with the tracking row)."""
+    def write(self, batch: Batch, w: Writer, position: int) -> None:
+        """Write the rows this batch changed (one transaction, with the tracking row);
+        `position` is the model's position before the batch."""
 
 
 # ------------------------------------------------------------------------ contracts
@@ -126,48 +177,40 @@ CONTRACT_LINE = Table(
 )
 
 
-def _d(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
 class Contracts(ReadModel):
     name = "contracts"
     doc = "Contract status, term, billing start and fee in force, per contract and per line."
     tables = (CONTRACT, CONTRACT_LINE)
 
-    def write(self, batch: Batch, w: Writer) -> None:
-        heads, lines = [], []
-        for s in batch.contracts.values():
-            v = views.status_view(s, s.clock)
-            suspension = s.suspensions[-1] if v["status"] == "suspended" else None
-            heads.append({
-                "contract_id": s.contract_id, "customer": s.customer,
-                "billing_mode": s.billing_mode, "cross_border": s.cross_border,
-                "status": v["status"], "as_of": s.clock, "signed_on": s.signed_on,
-                "term_start": v["term_start"], "term_end": v["term_end"],
-                "renewals": len(s.terms) - 1,
-                "notice_received_on": s.notice.received_on if s.notice else None,
-                "notice_party": s.notice.party if s.notice else None,
-                "suspended_since": suspension.start if suspension else None,
-                "suspension_reason": suspension.reason if suspension else None,
-                "terminated_on": v["terminated_on"], "termination_reason": v["termination_reason"],
-                "accepted_on": s.accepted_on, "lines": len(s.lines),
-                "version": batch.versions[s.contract_id], "head_hash": s.head_hash,
-            })
-            for lv in v["lines"]:
-                line = s.lines[lv["line_id"]]
-                lines.append({
-                    "contract_id": s.contract_id, "line_id": line.line_id, "kind": line.kind,
-                    "status": lv["status"], "as_of": s.clock,
-                    "billing_start": lv["billing_start"],
-                    "start_decision": line.start_decision if lv["billing_start"] else None,
-                    "report_date": line.report_date, "confirmed_on": line.confirmed_on,
-                    "monthly_fee": lv["monthly_fee"],
-                    "icp_filing_number": line.icp_filing_number,
-                    "web_ports_open": line.web_ports_open,
-                })
-        w.upsert(CONTRACT, heads)
-        w.upsert(CONTRACT_LINE, lines)
+    def write(self, batch: Batch, w: Writer, position: int) -> None:
+        w.upsert(CONTRACT, [contract_row(c) for c in batch.contracts.values()])
+        w.upsert(CONTRACT_LINE, [row for c in batch.contracts.values() for row in line_rows(c)])
+
+
+def contract_row(c: ContractFacts) -> Row:
+    as_of = c.clock
+    status, _ = c.statuses(as_of)
+    start, end, _ = c.term_on(as_of)
+    suspension = c.suspensions[-1] if status == "suspended" else None
+    ended = c.terminated_by(as_of)
+    party, notice_on = c.notice if c.notice is not None else (None, None)
+    return (c.contract_id, c.customer, c.billing_mode, c.cross_border, status, _iso(as_of),
+            _iso(c.signed_on), _iso(start), _iso(end), len(c.terms) - 1, _iso(notice_on),
+            party, _iso(suspension[0]) if suspension else None,
+            suspension[2] if suspension else None, _iso(c.terminated_on) if ended else None,
+            c.termination_reason if ended else None, _iso(c.accepted_on), len(c.lines),
+            c.version, c.head_hash)
+
+
+def line_rows(c: ContractFacts) -> list[Row]:
+    as_of, rows = c.clock, []
+    for line, status in zip(c.lines.values(), c.statuses(as_of)[1], strict=True):
+        start = c.known_billing_start(line, as_of)
+        rows.append((c.contract_id, line.line_id, line.kind, status, _iso(as_of), _iso(start),
+                     line.start_decision if start else None, _iso(line.report_date),
+                     _iso(line.confirmed_on), fen_text(fee_on(line.schedule, as_of)),
+                     line.icp_filing_number, line.web_ports_open))
+    return rows
 
 
 # ------------------------------------------------------------------------ balances
@@ -201,28 +244,18 @@ class Balances(ReadModel):
     doc = "Balance, unbilled charges, overdue bills and arrears aging per contract."
     tables = (BALANCE,)
 
-    def write(self, batch: Batch, w: Writer) -> None:
-        w.upsert(BALANCE, [balance_row(s) for s in batch.contracts.values()])
+    def write(self, batch: Batch, w: Writer, position: int) -> None:
+        w.upsert(BALANCE, [balance_row(c) for c in batch.contracts.values()])
 
 
-def balance_row(s: ContractState) -> dict[str, Any]:
-    as_of = s.clock
-    v = views.status_view(s, as_of)
-    items = views.open_items(s, as_of)
-    unpaid = [i.due_on for i in items if i.settled_on is None]
-    oldest = min(unpaid) if unpaid else None
-    overdue = set(overdue_bills(items, as_of))
-    owed = sum((b.total - b.paid for b in s.bills if b.bill_id in overdue), ZERO)
+def balance_row(c: ContractFacts) -> Row:
+    as_of = c.clock
+    since, overdue, owed, oldest = c.arrears()
     days = (as_of - oldest).days if oldest is not None and oldest < as_of else 0
-    return {
-        "contract_id": s.contract_id, "customer": s.customer, "billing_mode": s.billing_mode,
-        "status": v["status"], "as_of": as_of, "balance": v["balance"],
-        "unbilled": v["unbilled"], "credit": s.credit,
-        "paid_total": sum((p.amount for p in s.payments), ZERO),
-        "overdue_bills": len(overdue), "overdue_amount": owed,
-        "oldest_unpaid_due_on": oldest, "arrears_since": v["arrears_since"],
-        "arrears_days": days, "aging_bucket": aging_bucket(days),
-    }
+    return (c.contract_id, c.customer, c.billing_mode, c.statuses(as_of)[0], _iso(as_of),
+            fen_text(c.balance()), fen_text(c.unbilled_total()), fen_text(c.credit),
+            fen_text(c.paid_total), len(overdue), fen_text(owed), _iso(oldest), _iso(since),
+            days, aging_bucket(days))
 
 
 # ------------------------------------------------------------------------ charges and bills
@@ -291,62 +324,47 @@ BILL = Table(
     indexes=(("contract_id", "period"),),
 )
 
+_CHARGE_BILL_ID = CHARGE_ITEM.names.index("bill_id")
+
 
 class Charges(ReadModel):
     name = "charges"
     doc = "Charge items with rule and clause, per service month and per issued bill."
     tables = (CHARGE_ITEM, SERVICE_MONTH, BILL)
 
-    def observe(self, batch: Batch, event: LedgerEvent, state: ContractState,
-                notification_id: int) -> None:
-        cid = state.contract_id
-        if isinstance(event, ChargePosted):
-            batch.contracts[cid] = state
-            batch.charges.add((cid, event.charge_id))
-        elif isinstance(event, BillIssued):
-            batch.contracts[cid] = state
-            batch.bills.add((cid, event.bill_id))
-            batch.charges.update((cid, x) for x in event.charge_ids)
-        elif isinstance(event, PaymentReceived):
-            batch.contracts[cid] = state
-            batch.bills.update((cid, a.bill_id) for a in event.allocations)
-
-    def write(self, batch: Batch, w: Writer) -> None:
-        charges, months, bills = [], [], []
-        for cid, s in batch.contracts.items():
-            by_id = {x.charge_id: x for x in s.charges}
-            touched = [by_id[c] for k, c in batch.charges if k == cid]
-            for x in touched:
-                row = views.charge_item(x)
-                row.update(contract_id=cid, service_month=x.service_month, quantity=x.quantity,
-                           asset_id=x.asset_id, dispute_id=x.dispute_id)
-                charges.append(row)
-            for m in sorted({x.service_month for x in touched}):
-                view = views.bill_view(s, parse_month(m), s.clock)
-                items = view["items"]
-                billed = sum((Decimal(i["amount"]) for i in items if i["bill_id"]), ZERO)
-                months.append({
-                    "contract_id": cid, "service_month": m, "items": len(items),
-                    "total": view["total"], "billed": billed,
-                    "unbilled": Decimal(view["total"]) - billed,
-                    "rent": sum((Decimal(i["amount"]) for i in items
-                                 if i["kind"] in RENT_KINDS), ZERO),
-                })
-            wanted = {b for k, b in batch.bills if k == cid}
-            state_bills = {b.bill_id: b for b in s.bills}
-            for bv in views.bills_issued(s, s.clock):
-                if bv["bill_id"] in wanted:
-                    b = state_bills[bv["bill_id"]]
-                    settled = bv["settled_on"] is not None
-                    bills.append({
-                        **bv, "contract_id": cid, "items": len(b.charge_ids),
-                        "credit_applied": b.credit_applied,
-                        "outstanding": ZERO if settled else Decimal(bv["total"])
-                        - Decimal(bv["paid"]),
-                    })
-        w.upsert(CHARGE_ITEM, charges)
-        w.upsert(SERVICE_MONTH, months)
+    def write(self, batch: Batch, w: Writer, position: int) -> None:
+        # in key order: each contract's new items go into the same index pages
+        w.upsert(CHARGE_ITEM, sorted(tuple(row) for row in batch.charges.values()))
+        w.set_bill_ids(batch.billed_earlier)
+        months = [(batch.contracts[cid], m) for cid, m in sorted(batch.service_months)]
+        bills = [bill_row(cid, b) for cid, b in batch.bills.values()]
+        for cid in batch.everything:
+            c = batch.contracts[cid]
+            months.extend((c, m) for m in c.months.charged_months())
+            bills.extend(bill_row(cid, b) for b in c.open_bills.values())
+        w.upsert(SERVICE_MONTH, [service_month_row(c, m) for c, m in months])
         w.upsert(BILL, bills)
+
+
+def charge_row(contract_id: str, f: Fields) -> list[Any]:
+    """A charge item, as posted (its bill is set when it is billed)."""
+    return [contract_id, f["charge_id"], f["service_month"], f["line_id"], f["kind"],
+            f["service_from"], f["service_to"], f["days"], f["days_in_month"], f["quantity"],
+            rate_text(f["rate"]), money_text(f["amount"]), f["rule"], f["clause"],
+            f["formula"], f["business_date"], None, f["asset_id"], f["dispute_id"]]
+
+
+def service_month_row(c: ContractFacts, month: str) -> Row:
+    items, total, rent, billed = c.months.get(month)
+    return (c.contract_id, month, items, fen_text(total), fen_text(rent), fen_text(billed),
+            fen_text(total - billed))
+
+
+def bill_row(contract_id: str, b: OpenBill) -> Row:
+    settled = b.settled_on is not None
+    return (b.bill_id, contract_id, b.period, _iso(b.issued_on), _iso(b.due_on), b.items,
+            fen_text(b.total), fen_text(b.credit_applied), fen_text(b.paid),
+            fen_text(0 if settled else b.total - b.paid), _iso(b.settled_on))
 
 
 # ------------------------------------------------------------------------ audit trail
@@ -371,6 +389,7 @@ AUDIT = Table(
     ),
     key=("contract_id", "version"),
     indexes=(("notification_id",), ("business_date",)),
+    appended_by_rebuild=True,
 )
 
 
@@ -379,20 +398,25 @@ class Audit(ReadModel):
     doc = "One row per contract event: record time, actor, command, hash, summary, payload."
     tables = (AUDIT,)
 
-    def observe(self, batch: Batch, event: LedgerEvent, state: ContractState,
-                notification_id: int) -> None:
-        batch.rows.append({
-            "contract_id": state.contract_id, "version": event.originator_version,
-            "notification_id": notification_id, "event_type": type(event).__name__,
-            "business_date": event.business_date, "recorded_at": event.timestamp,
-            "actor": event.actor, "command_id": event.command_id,
-            "command_type": event.command_type, "prev_hash": event.prev_hash,
-            "hash": event.hash, "summary": summarize(event),
-            "payload": event.model_dump(mode="json"),
-        })
+    def write(self, batch: Batch, w: Writer, position: int) -> None:
+        w.insert_new(AUDIT, [r for r in batch.audit if r[2] > position])
 
-    def write(self, batch: Batch, w: Writer) -> None:
-        w.insert_new(AUDIT, batch.rows)
+
+def audit_row(entry: ContractEntry, facts: ContractFacts) -> Row:
+    """One event as the audit trail shows it. Its fields get their id fields back, so
+    the payload is the whole event as JSON (what `model_dump(mode="json")` gives)."""
+    notification_id, _, version, event_type, f = entry
+    summary = summarize_fields(event_type, f)
+    f["originator_id"] = facts.originator_id
+    f["originator_version"] = version
+    recorded_at = f["timestamp"]  # "...Z" -> the ISO UTC text the table holds
+    if recorded_at[-1] == "Z" and len(recorded_at) in (20, 27):
+        recorded_at = recorded_at[:-1] + "+00:00"
+    else:
+        recorded_at = datetime.fromisoformat(recorded_at).astimezone(UTC).isoformat()
+    return (facts.contract_id, version, notification_id, event_type, f["business_date"],
+            recorded_at, f["actor"], f["command_id"], f["command_type"], f["prev_hash"],
+            f["hash"], summary, orjson.dumps(f, option=orjson.OPT_SORT_KEYS).decode())
 
 
 # ------------------------------------------------------------------------ portfolio
@@ -435,56 +459,54 @@ class Portfolio(ReadModel):
           "cancellations, equipment."
     tables = (PORTFOLIO,)
 
-    def write(self, batch: Batch, w: Writer) -> None:
-        # A back-dated fact (e.g. a deemed start) can change earlier months: rewrite all.
-        w.delete(PORTFOLIO, "contract_id", batch.contracts)
-        w.upsert(PORTFOLIO, [row for s in batch.contracts.values() for row in portfolio_rows(s)])
+    def write(self, batch: Batch, w: Writer, position: int) -> None:
+        rows = [row for cid, first in batch.portfolio.items() if cid not in batch.everything
+                for row in portfolio_rows(batch.contracts[cid], first)]
+        rows.extend(row for cid in batch.everything
+                    for row in portfolio_rows(batch.contracts[cid], date.min))
+        w.upsert(PORTFOLIO, rows)
 
 
-def portfolio_rows(s: ContractState) -> list[dict[str, Any]]:
+def portfolio_rows(c: ContractFacts, since: date) -> list[Row]:
+    """The contract's rows for every month from `since`'s to the clock's (a back-dated
+    fact, e.g. a deemed billing start, changes the months from its date on)."""
     rows = []
-    schedules = {lid: [FeeStep(x.effective, x.fee) for x in ln.schedule]
-                 for lid, ln in s.lines.items()}
-    for first in months_between(s.signed_on, s.clock):
-        as_of = min(month_end(first), s.clock)
-        key = month_key(first)
+    lines = list(c.lines.values())
+    renewals = [(t[0].isoformat()[:7], t[0]) for t in c.terms[1:]]
+    equipment = [(status, on, on.isoformat()[:7] if on else None)
+                 for status, on in c.equipment.values()]
+    resolved = any(on is not None for _, on, _ in equipment)
+    ended_in = c.terminated_on.isoformat()[:7] if c.terminated_on else None
+    for key, as_of in c.months_to_clock(since):
+        status, line_statuses = c.statuses(as_of)
         counts = dict.fromkeys(("active", "suspended", "pending", "terminated"), 0)
-        mrr = dict.fromkeys(LINE_KINDS, ZERO)
-        for lid, line in s.lines.items():
-            st = views.line_status(s, lid, as_of)
+        mrr = dict.fromkeys(LINE_KINDS, 0)
+        for line, st in zip(lines, line_statuses, strict=True):
             counts[st] += 1
             if st == "active":
-                mrr[line.kind] += fee_on(schedules[lid], as_of)
-        ended = s.terminated_on is not None and s.terminated_on <= as_of
-        ended_here = ended and month_key(s.terminated_on) == key  # type: ignore[arg-type]
-
-        rows.append({
-            "month": key, "contract_id": s.contract_id, "as_of": as_of,
-            "billing_mode": s.billing_mode, "status": views.contract_status(s, as_of),
-            "lines_active": counts["active"], "lines_suspended": counts["suspended"],
-            "lines_pending": counts["pending"], "lines_terminated": counts["terminated"],
-            "mrr_internet": mrr["internet"], "mrr_circuit": mrr["circuit"],
-            "mrr_ipvpn": mrr["ipvpn"],
-            "rent_charged": sum((x.amount for x in s.charges
-                                 if x.service_month == key and x.kind in RENT_KINDS), ZERO),
-            "renewed": sum(1 for t in s.terms[1:] if month_key(t.start) == key
-                           and t.start <= as_of),
-            "terminated": int(ended_here),
-            "cancelled": int(ended_here and s.termination_reason == "cancellation"),
-            "equipment_outstanding": sum(
-                1 for a in s.equipment.values()
-                if a.resolved_on is None or a.resolved_on > as_of) if ended else 0,
-            "equipment_recovered": _resolved_in(s, "recovered", key, as_of),
-            "equipment_lost": _resolved_in(s, "lost", key, as_of),
-        })
+                mrr[line.kind] += fee_on(line.schedule, as_of)
+        ended = status == "terminated"
+        ended_here = ended and ended_in == key
+        rows.append((
+            key, c.contract_id, as_of.isoformat(), c.billing_mode, status,
+            counts["active"], counts["suspended"], counts["pending"], counts["terminated"],
+            fen_text(mrr["internet"]), fen_text(mrr["circuit"]), fen_text(mrr["ipvpn"]),
+            fen_text(c.months.get(key)[2]),
+            sum(1 for month, start in renewals if month == key and start <= as_of)
+            if renewals else 0,
+            int(ended_here), int(ended_here and c.termination_reason == "cancellation"),
+            sum(1 for _, on, _ in equipment if on is None or on > as_of) if ended else 0,
+            _resolved_in(equipment, "recovered", key, as_of) if resolved else 0,
+            _resolved_in(equipment, "lost", key, as_of) if resolved else 0,
+        ))
     return rows
 
 
-def _resolved_in(s: ContractState, status: str, month: str, as_of: date) -> int:
+def _resolved_in(equipment: list[tuple[str, date | None, str | None]], status: str,
+                 month: str, as_of: date) -> int:
     """Assets recovered/lost in `month` (by `as_of`)."""
-    return sum(1 for a in s.equipment.values() if a.status == status
-               and a.resolved_on is not None and a.resolved_on <= as_of
-               and month_key(a.resolved_on) == month)
+    return sum(1 for st, on, in_month in equipment
+               if st == status and in_month == month and on <= as_of)  # type: ignore[operator]
 
 
 MODELS: dict[str, ReadModel] = {m.name: m for m in

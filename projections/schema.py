@@ -2,9 +2,9 @@
 
 Every read-model table is declared once here (name, columns with a logical type
 and the question each column answers, key, indexes); the DDL for SQLite and for
-PostgreSQL, the parameter values written, and the canonical values exported are
-all derived from these declarations, which is what makes exports from the two
-stores byte-identical.
+PostgreSQL, the casts of the values written (`projections.runner.Writer`), and the
+canonical values exported are all derived from these declarations, which is what
+makes exports from the two stores byte-identical.
 
 Logical types: ``text``, ``int``, ``bool``, ``date`` (ISO text on SQLite, DATE on
 PG), ``ts`` (UTC record time: ISO text on SQLite, TIMESTAMPTZ on PG), ``money``
@@ -49,21 +49,26 @@ class Table:
     cols: tuple[Col, ...]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    #: A rebuild only ever appends rows to it: its shadow table gets its key after the
+    #: rows are in (`key_statement`), instead of an index updated all over per insert.
+    appended_by_rebuild: bool = False
 
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.cols]
 
 
-def create_statements(table: Table, physical: str, dialect: str, qualify: Any) -> list[str]:
+def create_statements(table: Table, physical: str, dialect: str, qualify: Any, *,
+                      key: bool = True) -> list[str]:
     """CREATE TABLE/INDEX IF NOT EXISTS for `table` stored under the name `physical`
-    (the live name, or a shadow name during a rebuild). Index names derive from the
-    physical name so that a shadow table's indexes never collide with the live ones."""
+    (the live name, or a shadow name during a rebuild), the table without its key
+    constraint if not `key`. Index names derive from the physical name so that a
+    shadow table's indexes never collide with the live ones."""
     types = _DDL_TYPES[dialect]
     cols = ", ".join(f"{c.name} {types[c.type]}" + (" NOT NULL" if c.name in table.key else "")
                      for c in table.cols)
-    out = [f"CREATE TABLE IF NOT EXISTS {qualify(physical)} ({cols}, "
-           f"CONSTRAINT {physical}_pk PRIMARY KEY ({', '.join(table.key)}))"]
+    constraint = f", CONSTRAINT {physical}_pk PRIMARY KEY ({', '.join(table.key)})" if key else ""
+    out = [f"CREATE TABLE IF NOT EXISTS {qualify(physical)} ({cols}{constraint})"]
     for n, cols_ in enumerate(table.indexes, start=1):
         idx = f"{physical}_ix{n}"
         on = qualify(physical)
@@ -71,40 +76,15 @@ def create_statements(table: Table, physical: str, dialect: str, qualify: Any) -
     return out
 
 
-def to_db(table: Table, row: dict[str, Any], dialect: str) -> tuple[Any, ...]:
-    """Parameters for one row, in column order, typed for the store."""
-    out = []
-    for c in table.cols:
-        v = row.get(c.name)
-        if v is not None:
-            v = _to_db(c.type, v, dialect)
-        out.append(v)
-    return tuple(out)
-
-
-def _to_db(kind: str, v: Any, dialect: str) -> Any:
-    if kind == "money":
-        d = Decimal(v).quantize(Decimal("0.01")) + 0  # + 0: no "-0.00" (PG has no -0)
-        return fmt(d) if dialect == SQLITE else d
-    if kind == "decimal":
-        return str(v) if dialect == SQLITE else Decimal(v)
-    if kind == "date":
-        d = v if isinstance(v, date) else date.fromisoformat(v)
-        return d.isoformat() if dialect == SQLITE else d
-    if kind == "ts":
-        assert isinstance(v, datetime) and v.tzinfo is not None
-        v = v.astimezone(UTC)
-        return v.isoformat() if dialect == SQLITE else v
-    if kind == "bool":
-        return int(bool(v)) if dialect == SQLITE else bool(v)
-    if kind == "json":
-        text = orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
-        if dialect == SQLITE:
-            return text
-        from psycopg.types.json import Jsonb
-
-        return Jsonb(v)
-    return v
+def key_statement(table: Table, physical: str, dialect: str, qualify: Any) -> str:
+    """The key of a table created without it: on PostgreSQL the primary key constraint
+    itself; SQLite cannot add one to a table, so a unique index of the same name (the
+    same for `ON CONFLICT` and for lookups)."""
+    if dialect == POSTGRES:
+        return (f"ALTER TABLE {qualify(physical)} ADD CONSTRAINT {physical}_pk "
+                f"PRIMARY KEY ({', '.join(table.key)})")
+    return (f"CREATE UNIQUE INDEX IF NOT EXISTS {physical}_pk ON {qualify(physical)} "
+            f"({', '.join(table.key)})")
 
 
 def canonical(kind: str, v: Any) -> Any:

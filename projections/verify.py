@@ -33,7 +33,7 @@ def differences(app: Any, store: Store, contract_ids: list[str] | None = None) -
     for r in rows(store, TABLES["proj_charge_item"]):
         items.setdefault((r["contract_id"], r["service_month"]), []).append(r)
     for cid in contract_ids if contract_ids is not None else app.contract_ids():
-        s = app.load(cid).state
+        s = app.load_history(cid).state
         v = views.status_view(s, s.clock)
         c, b = c_rows.get((cid,), {}), b_rows.get((cid,), {})
         for k in ("as_of", "status", "term_start", "term_end", "terminated_on",

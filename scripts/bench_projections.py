@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/bench_projections.py [--store sqlite:////tmp/bench.db]
         [--events 500000] [--pg postgresql://postgres@127.0.0.1:5432/test?schema=bench]
-        [--runner-events 20000] [--batch-size 1000]
+        [--runner-events 20000] [--batch-size 1000] [--rebuild-batch-size 20000]
 
 1. Makes sure the SQLite store holds at least --events notifications (generating
    reference contracts, each advanced to 2026-12-31, in 2 processes, merged), or uses it
@@ -11,7 +11,8 @@
 2. Copies that log (same stored events) into the PostgreSQL schema --pg (if its head
    differs).
 3. Measures `projections.runner.rebuild` of all five read models (batches of
-   --batch-size events per transaction) on SQLite and on PostgreSQL.
+   --rebuild-batch-size notifications per transaction, worker processes as `rebuild`
+   chooses them) on SQLite and on PostgreSQL.
 4. Measures the library's `ProjectionRunner` on PostgreSQL (its SQLite recorder cannot
    subscribe) doing the same work per event -- fold the event, write the same rows and
    the tracking record -- one event per transaction, over the first --runner-events
@@ -39,11 +40,12 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from ledger.application import LedgerApplication
 from ledger.domain.commands import parse_command
 from ledger.store.config import store_env
-from projections.readmodels import MODELS, Batch
+from projections.readmodels import MODELS, Batch, audit_row
 from projections.runner import (
-    _CONTRACT_TOPIC_PREFIX,
+    MAX_CACHED_CONTRACTS,
+    REBUILD_BATCH_SIZE,
     EventReader,
-    FoldCache,
+    FactsCache,
     Runner,
     Store,
     Writer,
@@ -52,6 +54,7 @@ from projections.runner import (
     select_models,
 )
 from projections.schema import create_statements
+from projections.source import CONTRACT_TOPIC_PREFIX, EventSource
 
 BENCH = "__bench"
 _VIEW_TRACKING = "bench_one_by_one_tracking"  # the library names it after the projection
@@ -129,7 +132,7 @@ def _contract_events(store: Store, upto: int) -> int:
     table = "stored_events" if store.dialect == "sqlite" else store.qualify("ledger_events")
     col = "rowid" if store.dialect == "sqlite" else "notification_id"
     q = f"SELECT COUNT(*) AS n FROM {table} WHERE {col} <= ? AND topic LIKE ?"
-    return int(store.query(q, [upto, _CONTRACT_TOPIC_PREFIX + "%"])[0]["n"])
+    return int(store.query(q, [upto, CONTRACT_TOPIC_PREFIX + "%"])[0]["n"])
 
 
 # --------------------------------------------------------------- the library's runner
@@ -152,22 +155,22 @@ class OneEventPerTransaction(Projection[BenchView]):
     def __init__(self, view: BenchView) -> None:
         super().__init__(view)
         self.store = Store(_BENCH_URL)
-        self.cache = FoldCache(self.store)
+        self.cache = FactsCache(EventSource(self.store), MAX_CACHED_CONTRACTS)
         self.models = select_models(None)
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
-        batches = {}
-        if type(domain_event).__module__ + ":" == _CONTRACT_TOPIC_PREFIX:
-            state = self.cache.fold(domain_event)
-            for m in self.models:
-                batches[m.name] = b = Batch()
-                m.observe(b, domain_event, state, tracking.notification_id)
+        batch = Batch()
+        if type(domain_event).__module__ + ":" == CONTRACT_TOPIC_PREFIX:
+            fields = domain_event.model_dump(mode="json",
+                                             exclude={"originator_id", "originator_version"})
+            entry = (tracking.notification_id, domain_event.originator_id,
+                     domain_event.originator_version, type(domain_event).__name__, fields)
+            batch.audit.append(audit_row(entry, self.cache.fold(entry, batch)))
         with self.view.datastore.transaction(commit=True) as curs:
             self.view._insert_tracking(curs, tracking)
             writer = Writer(self.store, curs, BENCH)
             for m in self.models:
-                if m.name in batches:
-                    m.write(batches[m.name], writer)
+                m.write(batch, writer, 0)
 
 
 def time_library_runner(pg_url: str, events: int) -> float:
@@ -197,7 +200,8 @@ def main() -> None:
     p.add_argument("--events", type=int, default=500_000)
     p.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test?schema=bench_proj")
     p.add_argument("--runner-events", type=int, default=20_000)
-    p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=1000, help="catch-up batch size")
+    p.add_argument("--rebuild-batch-size", type=int, default=REBUILD_BATCH_SIZE)
     a = p.parse_args()
 
     head = ensure_events(a.store, a.events)
@@ -210,10 +214,11 @@ def main() -> None:
     src.close()
     dst.close()
 
-    print(f"log: {head:,} notifications; batch size {a.batch_size}; 5 read models")
+    print(f"log: {head:,} notifications; catch-up batch size {a.batch_size}, rebuild batch "
+          f"size {a.rebuild_batch_size}; 5 read models")
     results = {}
     for label, url in (("sqlite", a.store), ("postgres", a.pg)):
-        secs, read, evs = time_rebuild(url, a.batch_size)
+        secs, read, evs = time_rebuild(url, a.rebuild_batch_size)
         results[label] = read / secs
         print(f"rebuild {label:8s}: {read:,} notifications ({evs:,} contract events) in "
               f"{secs:.1f} s = {read / secs:,.0f} notifications/s ({evs / secs:,.0f} contract "
