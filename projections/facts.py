@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ledger.rules.arrears import OpenItem, arrears_since, overdue_bills
+from ledger.rules.billing_start import billing_start_known
 from ledger.rules.dates import ONE_DAY, month_end, month_key, month_start
 from ledger.rules.money import fmt
 from ledger.rules.rent import FeeStep
@@ -264,12 +265,7 @@ class ContractFacts:
     def known_billing_start(self, line: Line, d: date) -> date | None:
         """In force from its own date when back-dated (R2); shown from the day it was
         decided when it lies ahead (as `views.known_billing_start`)."""
-        start = line.billing_start
-        if start is None:
-            return None
-        if start <= d or (line.start_recorded_on is not None and line.start_recorded_on <= d):
-            return start
-        return None
+        return billing_start_known(line.billing_start, line.start_recorded_on, d)
 
     def arrears(self) -> tuple[date | None, list[str], int, date | None]:
         """(arrears_since, overdue bill ids, fen owed on them, oldest unpaid due date),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger.rules.arrears import OpenItem, allocate_oldest_first, arrears_since
-from ledger.rules.billing_start import billing_start, confirmation_window
+from ledger.rules.billing_start import billing_start, billing_start_known, confirmation_window
 from ledger.rules.calendar import CalendarError, ExplicitCalendar, PrcCalendar
 from ledger.rules.dates import add_months
 from ledger.rules.money import MoneyError, parse_money, prorate
@@ -130,3 +130,14 @@ def test_rent_postings_post_only_the_difference() -> None:
     assert correction.is_correction
     assert (correction.days, correction.amount, correction.item.rule) == (-21, M("-2100.00"),
                                                                          "R10")
+
+
+def test_billing_start_known_in_business_time() -> None:
+    """R2: a back-dated start counts from its own date; one ahead shows once decided."""
+    start, decided = date(2025, 2, 10), date(2025, 2, 12)  # back-dated by the window
+    assert billing_start_known(start, decided, date(2025, 2, 9)) is None
+    assert billing_start_known(start, decided, date(2025, 2, 10)) == start
+    ahead = date(2025, 3, 1)  # decided on 2025-02-12, in force from March
+    assert billing_start_known(ahead, decided, date(2025, 2, 11)) is None
+    assert billing_start_known(ahead, decided, date(2025, 2, 12)) == ahead
+    assert billing_start_known(None, None, date(2030, 1, 1)) is None

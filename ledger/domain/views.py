@@ -20,6 +20,7 @@ from typing import Any
 
 from ledger.domain.state import ChargeState, ContractState, TermState
 from ledger.rules.arrears import OpenItem, arrears_since
+from ledger.rules.billing_start import billing_start_known
 from ledger.rules.dates import month_key
 from ledger.rules.money import ZERO, fmt
 from ledger.rules.rent import FeeStep, fee_on
@@ -62,12 +63,7 @@ def known_billing_start(s: ContractState, line_id: str, as_of: date) -> date | N
     """The billing start as of `as_of`: in force from its own date when back-dated
     (business time, R2), and shown from the day it was decided when it lies ahead."""
     line = s.lines[line_id]
-    start = line.billing_start
-    if start is None:
-        return None
-    if start <= as_of or (line.start_recorded_on is not None and line.start_recorded_on <= as_of):
-        return start
-    return None
+    return billing_start_known(line.billing_start, line.start_recorded_on, as_of)
 
 
 def line_status(s: ContractState, line_id: str, as_of: date) -> str:

@@ -50,3 +50,15 @@ def billing_start(window: ConfirmationWindow, confirmed_on: date | None) -> tupl
     if confirmed_on is not None and window.confirmed_in_window(confirmed_on):
         return confirmed_on, "confirmed"
     return window.deemed_start, "deemed"
+
+
+def billing_start_known(start: date | None, recorded_on: date | None, as_of: date
+                        ) -> date | None:
+    """R2 in business time: the billing start as of `as_of`. A start is in force from
+    its own date (a back-dated deemed start counts from then); one that lies ahead
+    is shown from the day it was decided (`recorded_on`)."""
+    if start is None:
+        return None
+    if start <= as_of or (recorded_on is not None and recorded_on <= as_of):
+        return start
+    return None
