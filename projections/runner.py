@@ -303,7 +303,7 @@ def _collector_paused() -> Iterator[None]:
 
 #: A SQLite rebuild's write connection, for the length of each of its transactions.
 _BULK_LOAD_PRAGMAS = {"synchronous": "NORMAL", "wal_autocheckpoint": 16384,  # pages
-                      "cache_size": -65536}  # KiB
+                      "cache_size": -32768}  # KiB: per process (a rebuild has two or more)
 
 
 def _pragma(conn: Any, name: str) -> Any:
@@ -455,7 +455,7 @@ class Runner:
         thrown away): on SQLite its commits skip the fsync (synchronous=NORMAL, which
         in WAL mode never corrupts), checkpoint the WAL every 64 MiB rather than after
         every batch (the default is 4 MiB; a much longer WAL makes every page lookup
-        slower), and use a 64 MiB page cache. On PostgreSQL they don't wait for the
+        slower), and use a 32 MiB page cache. On PostgreSQL they don't wait for the
         WAL flush."""
         if not self.rebuilding:
             with self.store.datastore.transaction(commit=True) as curs:

@@ -395,15 +395,18 @@ def peak_rss_mb():
 """
 
 _REBUILD_CHILD = _PEAK + r"""
-import json, sys, time
+import json, resource, sys, time
 sys.path.insert(0, sys.argv[2])
 from projections.runner import Store, rebuild
 t0, c0 = time.perf_counter(), time.process_time()
 with Store(sys.argv[1]) as st:
     n = rebuild(st)
 w, c = time.perf_counter() - t0, time.process_time() - c0
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # forked rebuild workers, if any
 print(json.dumps({"events": n, "wall_s": w, "cpu_s": c,
-                  "peak_rss_mb": peak_rss_mb()}))
+                  "workers_cpu_s": kids.ru_utime + kids.ru_stime,
+                  "peak_rss_mb": peak_rss_mb(),
+                  "worker_peak_rss_mb": kids.ru_maxrss / 1024}))
 """
 
 _SELECT_CHILD = _PEAK + r"""
@@ -434,7 +437,8 @@ def child(script: str, url: str) -> dict[str, Any]:
 def projections_available() -> bool:
     try:
         from projections.runner import Store, rebuild  # noqa: F401
-    except Exception:
+    except Exception as e:
+        log(f"projections not importable: {type(e).__name__}: {e}")
         return False
     return True
 
@@ -630,7 +634,8 @@ def rows_for_table(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "library select+decode/s", lib.get("select_decode_events_per_s"), ">= 0.7")
         add("projection rebuild sqlite: vs one event per tx", rb["events_per_s"], "/s",
             "library 1 event/tx/s", one.get("events_per_s"), ">= 15")
-        add("projection rebuild sqlite: peak RSS", rb.get("peak_rss_mb"), "MB",
+        add("projection rebuild sqlite: peak RSS, rebuilding process + largest worker",
+            rb.get("peak_rss_mb", 0) + rb.get("worker_peak_rss_mb", 0), "MB",
             "library select+decode peak RSS", r.get("select_child_sqlite", {}).get("peak_rss_mb"),
             "< 400 MB at large")
     else:
@@ -681,62 +686,13 @@ def render_md(r: dict[str, Any], table: list[tuple[str, str, str, str]]) -> str:
              f"(seed {r['portfolio']['seed']}), batch {r['batch']} commands/transaction", "",
              "| measure | figure | reference | ratio |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table]
-    return "\n".join(lines) + "\n" + PROFILE_NOTES
+    notes = NOTES.read_text() if NOTES.exists() else ""
+    return "\n".join(lines) + "\n\n" + notes
 
 
-#: What profiling found (pyinstrument, `ledger apply` of the small portfolio, 50k events,
-#: before the changes below) -- kept here so that every regenerated benchmarks.md has it.
-PROFILE_NOTES = """
-## Profile of ingest (pyinstrument, `ledger apply` of `small`: 18,389 commands, 50,039 events)
-
-Before any change, with group commit already in place (batch 500), time in `submit`:
-
-- `Contract.handle` (deciding), 39 %: `_post_rent` -> `rent_due` -> `month_rent` walked
-  every day of every month of every line (`AccountService.in_service` per day), the
-  largest pure-Python cost; then `_emit`: pydantic validation of each new event, `apply`,
-  and sealing (`model_dump` + orjson + SHA-256 + two `model_copy` per event).
-- idempotency check `LedgerApplication._seen`, 24 %: `repository.get` of the receipt =
-  snapshot-store select + event select, then a second event select: three transactions
-  per command.
-- `app.save` (one per batch), 25 %: half writing (mapper `model_dump` + orjson, one
-  `execute` per row, runtime-checkable `Protocol` isinstance checks in
-  `ProcessingEvent.collect_events`), half the library's snapshotting: at every 100th
-  version `take_snapshot` re-reads and replays up to 100 events from the store.
-- receipts and parsing, 8 %: creating and sealing a `CommandAccepted` per command;
-  `parse_command`.
-
-Changes made (behaviour unchanged; the full test suite and a differential run of 550
-contracts -- 400 hypothesis scenarios + 150 generated -- give identical events):
-
-1. `ledger/rules/rent.py` `month_rent`: a month in which a line is in service every day
-   at one rate (no start, end, suspension or tariff step inside it) is one item computed
-   directly, without the day-by-day walk. The domain alone went from 2.8k to 4.2k events/s.
-2. `ledger/batch.py`: receipts are checked with one indexed `select_events(limit=1)` (and
-   from memory for receipts pending in the batch).
-3. `ledger/batch.py`: snapshots are taken from the aggregate already in memory when a
-   batch crosses a multiple of the interval (100), instead of rebuilding it from the store.
-4. `ledger/batch.py`: saved aggregates stay in a bounded LRU cache across batches, so a
-   contract is not reloaded (snapshot + up to 99 events decoded) for every batch.
-
-`ledger apply` of `small` went from 65 s to 38 s wall (26 s to 19 s CPU) on a loaded machine.
-
-Not done (found, not changed): sealing costs two `model_copy` per event
-(`ledger/domain/base.py`); a snapshot holds the whole state (every charge and payment),
-so loading the 10,000-event contract decodes ~5,000 charges (~100 ms) -- snapshots bound
-the replay, not the state size; a long-running reader with the library's aggregate cache
-(fast-forwarded, not deep-copied) answers in a few ms (`aggregate_cached` rows). The
-library's `Protocol` isinstance checks and per-row `execute` are outside the ledger.
-
-At `medium` (5,177 contracts) ingest costs ~4x the CPU per event of `small` (1.5 ms vs
-0.38 ms). The likely cause (reasoned from the access pattern, not yet profiled at medium):
-a date-sorted file touches ~500 different contracts per batch, more contracts
-than the LRU cache of saved aggregates holds (2,000, ~210 KB each), so the cache thrashes
-and nearly every command reloads its contract -- and with ~97 events per contract most
-contracts never reach their first snapshot (interval 100), so a reload replays the whole
-history. Next steps, in order of expected gain: snapshot on eviction (or a smaller
-interval) so a reload is one snapshot plus a short tail; a larger cache where memory
-allows; checking a batch's receipts with one `IN (...)` query; sealing with one copy.
-"""
+#: Hand-written findings (profiles, changes, what is left), kept in their own file so that
+#: every regenerated benchmarks.md carries them under the measured table.
+NOTES = ROOT / "docs" / "benchmarks-notes.md"
 
 
 # --------------------------------------------------------------------------- main
